@@ -15,7 +15,9 @@ export type ChordErrorCode =
   | 'SCHEDULER_INVALID'
   | 'ONNX_GRAPH'
   | 'PNG_INVALID'
+  | 'WRITE_FAILED'
   | 'RUNTIME'
+  | 'ENGINE_UNAVAILABLE'
   | 'CANCELLED';
 
 export class ChordError extends Error {
