@@ -1,0 +1,26 @@
+/**
+ * ONNX graph reading and rewriting: LoRA targets, run-time LoRA branches, fp16 -> fp32, graph cuts
+ * for cached composition, weight fusion, and loading/saving with external weights.
+ * See docs/runtime-lora.md.
+ */
+export { readModel, writeModel, rewriteCacheKey, type WriteModelOptions } from './io';
+export { findLoraTargets, analyzeLoraTargets, modulePathFromNodeName, type TargetAnalysis, type SkippedLayer } from './targets';
+export {
+  addLoraBranches,
+  loraInputSpecs,
+  rewrittenTargets,
+  loraDownInput,
+  loraUpInput,
+  LORA_GATE_INPUT,
+  LORA_RANK_DIM,
+  LORA_BATCH_DIM,
+  LORA_REWRITE_VERSION,
+  REWRITE_METADATA_KEY,
+  TARGETS_METADATA_KEY,
+  type LoraBranchOptions,
+  type LoraInputSpec,
+} from './branches';
+export { upcastToFloat32, UPCAST_METADATA_KEY } from './upcast';
+export { exposeTensor, extractSubgraph, scopeOutputs, type TensorInfo } from './cuts';
+export { fuseDeltas, type WeightDelta } from './fuse';
+export { encodeModel, decodeModel, metadata, DataType, type ModelProto } from './proto';
