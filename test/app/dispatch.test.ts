@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { ChordError } from '../../src/engine/errors';
+import { SAMPLER_NAMES } from '../../src/engine/schedulers';
+import { DEFAULTS, SAMPLERS, type GenerateRequest } from '../../src/shared/api';
+import { createDispatcher, toErrorData, type ApiHost } from '../../src/shared/dispatch';
+
+/** A host that records what reached it. */
+function recordingHost(overrides: Partial<ApiHost> = {}) {
+  const generated: GenerateRequest[] = [];
+  const cancelled: string[] = [];
+  const host: ApiHost = {
+    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'] } }),
+    listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true }],
+    generate: async (request) => {
+      generated.push(request);
+      return { jobId: 'job-1' };
+    },
+    cancel: async (jobId) => {
+      cancelled.push(jobId);
+    },
+    onJobEvent: () => () => {},
+    ...overrides,
+  };
+  return { host, generated, cancelled };
+}
+
+describe('generate request validation', () => {
+  it('fills defaults and passes a minimal request on', async () => {
+    const { host, generated } = recordingHost();
+    const reply = await createDispatcher(host).generate({ prompt: 'a red cat', model: '/m/glyph-sd' });
+    expect(reply).toEqual({ ok: true, value: { jobId: 'job-1' } });
+    expect(generated).toEqual([
+      {
+        prompt: 'a red cat',
+        negative: '',
+        model: '/m/glyph-sd',
+        loras: [],
+        steps: DEFAULTS.steps,
+        cfg: DEFAULTS.cfg,
+        sampler: DEFAULTS.sampler,
+        seed: undefined,
+        width: 512,
+        height: 512,
+        batchCount: 1,
+      },
+    ]);
+  });
+
+  it('keeps every field of a full request', async () => {
+    const { host, generated } = recordingHost();
+    const request = {
+      prompt: 'two knights',
+      negative: 'blurry',
+      model: '/m/glyph-sd',
+      loras: [
+        { path: '/l/knight.safetensors', weight: 0.8 },
+        { path: '/l/ink.safetensors', weight: -0.5 },
+      ],
+      steps: 30,
+      cfg: 5.5,
+      sampler: 'dpmpp_2m_karras',
+      seed: 2 ** 40,
+      width: 768,
+      height: 512,
+      batchCount: 4,
+    };
+    const reply = await createDispatcher(host).generate(request);
+    expect(reply.ok).toBe(true);
+    expect(generated[0]).toEqual(request);
+  });
+
+  it.each([
+    [{ steps: 0 }, 'steps must be a whole number from 1 to 200'],
+    [{ steps: 2.5 }, 'steps must be a whole number from 1 to 200'],
+    [{ steps: '25' }, 'steps must be a whole number from 1 to 200'],
+    [{ width: 500 }, 'width must be a multiple of 8 pixels'],
+    [{ sampler: 'heun' }, 'sampler must be one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm'],
+    [{ loras: [{ path: '/l/a.safetensors', weight: 11 }] }, 'lora weight must be a number from -10 to 10'],
+    [{ seed: -1 }, 'seed must be a whole number from 0 to 9007199254740991'],
+    [{ cfgScale: 7 }, 'unknown setting "cfgScale"'],
+    [{ model: '   ' }, 'model is empty'],
+    [{ model: undefined }, 'model is missing'],
+  ])('rejects %j', async (change, expected) => {
+    const { host, generated } = recordingHost();
+    const reply = await createDispatcher(host).generate({ prompt: 'x', model: '/m/glyph-sd', ...change });
+    expect(generated).toEqual([]);
+    expect(reply).toEqual({
+      ok: false,
+      error: {
+        code: 'BAD_ARGUMENT',
+        message: `Invalid generation settings: ${expected}.`,
+        hint: 'Fix that setting and try again.',
+      },
+    });
+  });
+
+  it('rejects a request that is not an object', async () => {
+    const reply = await createDispatcher(recordingHost().host).generate('draw a cat');
+    expect(reply.ok).toBe(false);
+  });
+
+  it('counts further problems without listing them', async () => {
+    const reply = await createDispatcher(recordingHost().host).generate({ prompt: 'x', model: 'm', steps: 0, cfg: 99 });
+    expect(reply.ok || reply.error.message).toBe(
+      'Invalid generation settings: steps must be a whole number from 1 to 200 (and 1 more).',
+    );
+  });
+});
+
+describe('dispatcher', () => {
+  it('validates the job id before cancelling', async () => {
+    const { host, cancelled } = recordingHost();
+    const dispatcher = createDispatcher(host);
+    expect(await dispatcher.cancel('job-7')).toEqual({ ok: true, value: null });
+    expect((await dispatcher.cancel(42)).ok).toBe(false);
+    expect(cancelled).toEqual(['job-7']);
+  });
+
+  it('turns a ChordError into its code, message and hint', async () => {
+    const { host } = recordingHost({
+      generate: async () => {
+        throw new ChordError('LORA_WRONG_BASE', 'ink.safetensors is an SDXL LoRA.', 'Pick an SD 1.5 LoRA.');
+      },
+    });
+    const internal: unknown[] = [];
+    const reply = await createDispatcher(host, { onInternalError: (e) => internal.push(e) }).generate({
+      prompt: 'x',
+      model: 'm',
+    });
+    expect(reply).toEqual({
+      ok: false,
+      error: { code: 'LORA_WRONG_BASE', message: 'ink.safetensors is an SDXL LoRA.', hint: 'Pick an SD 1.5 LoRA.' },
+    });
+    expect(internal).toEqual([]);
+  });
+
+  it('reports anything else as INTERNAL in one line and hands it to the logger', async () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'dims')\n    at run (x.ts:1:1)");
+    const { host } = recordingHost({
+      getInfo: async () => {
+        throw bug;
+      },
+    });
+    const internal: unknown[] = [];
+    const reply = await createDispatcher(host, { onInternalError: (e) => internal.push(e) }).getInfo();
+    expect(reply).toEqual({
+      ok: false,
+      error: {
+        code: 'INTERNAL',
+        message: "Chord hit an unexpected problem: Cannot read properties of undefined (reading 'dims')",
+        hint: 'Please report it with the steps that led to it.',
+      },
+    });
+    expect(internal).toEqual([bug]);
+  });
+
+  it('passes results through unchanged', async () => {
+    const dispatcher = createDispatcher(recordingHost().host);
+    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'] } } });
+    expect(await dispatcher.listModels()).toEqual({
+      ok: true,
+      value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true }],
+    });
+  });
+
+  it('describes a thrown non-error', () => {
+    expect(toErrorData('boom').message).toBe('Chord hit an unexpected problem: boom');
+  });
+});
+
+describe('contract', () => {
+  it("lists the engine's samplers, in the same order", () => {
+    expect([...SAMPLERS]).toEqual([...SAMPLER_NAMES]);
+  });
+});
