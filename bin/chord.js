@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `chord` command: registers tsx so the TypeScript sources run as they are, then hands over
+// to src/engine/cli.ts (which prints one-line errors and sets the exit code).
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/engine/cli.ts');
+await main();

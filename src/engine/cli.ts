@@ -1,0 +1,333 @@
+/**
+ * The `chord` command line. Generation runs in the engine worker (host/client.ts), so Ctrl-C is
+ * handled while a step is computing. Every failure is one line on stderr and a non-zero exit code:
+ * a ChordError prints its userText(); anything else a short line and how to see details.
+ */
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ChordError, isChordError } from './errors';
+import { type GenerateRequest, type GenerateResult, startEngineWorker } from './host';
+import { inspectLora } from './lora/metadata';
+import { fuseLorasIntoFolder } from './model/fuse';
+import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
+import { SAMPLER_CHOICES } from './pipeline/settings';
+import { readImageInfo } from './png/image';
+import { loadTokenizer, tokenizePrompt } from './tokenizer';
+
+/** Where the CLI writes; replaced in tests. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  /** stderr is a terminal: show a live progress line */
+  progress?(text: string): void;
+}
+
+const EXIT_ERROR = 1;
+const EXIT_CANCELLED = 130;
+
+/** The demo model shipped with the package (models/glyph-sd next to src/). */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/glyph-sd', import.meta.url));
+
+function processIo(): CliIo {
+  const tty = process.stderr.isTTY === true;
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    progress: tty ? (text) => process.stderr.write(`\r\x1b[2K${text}`) : undefined,
+  };
+}
+
+/** One line, whatever the message held. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+// ---- option parsers: a bad value is a one-line usage error from commander ----
+
+function wholeNumber(name: string, min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}.`);
+    return n;
+  };
+}
+
+function decimal(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number.`);
+    return n;
+  };
+}
+
+export interface LoraSpec {
+  path: string;
+  weight: number;
+}
+
+/**
+ * FILE[:weight]. The weight is split off at the last colon only when what follows is a number,
+ * so Windows paths (C:\loras\x.safetensors) and names with colons keep working.
+ */
+export function parseLoraSpec(text: string): LoraSpec {
+  const i = text.lastIndexOf(':');
+  if (i > 0) {
+    const tail = text.slice(i + 1);
+    if (/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(tail)) return { path: text.slice(0, i), weight: Number(tail) };
+  }
+  if (text.length === 0) throw new InvalidArgumentError('LoRA needs a file name.');
+  return { path: text, weight: 1 };
+}
+
+function collect<T>(parse: (text: string) => T) {
+  return (text: string, previous: T[] = []): T[] => [...previous, parse(text)];
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+function roundTimings(result: GenerateResult) {
+  return {
+    files: result.images.map((i) => i.file),
+    images: result.images.map((i) => ({
+      ...i,
+      timings: {
+        tokenize: round(i.timings.tokenize),
+        textEncoder: round(i.timings.textEncoder),
+        unetSteps: i.timings.unetSteps.map(round),
+        decode: round(i.timings.decode),
+        save: round(i.timings.save),
+        total: round(i.timings.total),
+      },
+    })),
+    model: result.model,
+    provider: result.provider,
+    loras: result.loras,
+    timings: { loadModel: round(result.timings.loadModel), loras: round(result.timings.loras), total: round(result.timings.total) },
+  };
+}
+
+interface GenerateOptions {
+  negative?: string;
+  model: string;
+  lora?: LoraSpec[];
+  steps?: number;
+  cfg?: number;
+  sampler?: string;
+  karras?: boolean;
+  seed?: number;
+  width?: number;
+  height?: number;
+  batchCount?: number;
+  out?: string;
+  outdir?: string;
+  provider?: string;
+  json?: boolean;
+}
+
+async function generate(prompt: string, o: GenerateOptions, io: CliIo): Promise<number> {
+  if (o.out && o.outdir) throw new ChordError('BAD_ARGUMENT', 'Use --out FILE or --outdir DIR, not both.');
+  const request: GenerateRequest = {
+    model: o.model,
+    prompt,
+    negativePrompt: o.negative,
+    loras: (o.lora ?? []).map((l) => ({ path: l.path, weight: l.weight })),
+    steps: o.steps,
+    cfg: o.cfg,
+    sampler: o.sampler,
+    karras: o.karras,
+    seed: o.seed,
+    width: o.width,
+    height: o.height,
+    batchCount: o.batchCount,
+    output: o.out ? { file: o.out } : { dir: o.outdir ?? 'outputs' },
+    provider: o.provider ? parseProviderChoice(o.provider) : 'auto',
+  };
+  const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT_CANCELLED);
+    io.progress?.('cancelling after this step... (Ctrl-C again to quit now)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let progressShown = false;
+  try {
+    const result = await engine.generate(request, {
+      signal: abort.signal,
+      onProgress: io.progress
+        ? (p) => {
+            progressShown = true;
+            const image = p.images > 1 ? `image ${p.image + 1}/${p.images}  ` : '';
+            io.progress?.(`${image}step ${p.step}/${p.total}  ${(p.elapsedMs / 1000).toFixed(1)} s`);
+          }
+        : undefined,
+    });
+    if (progressShown) io.progress?.('');
+    if (o.json) io.out(JSON.stringify(roundTimings(result)));
+    else for (const image of result.images) io.out(image.file);
+    return 0;
+  } finally {
+    if (progressShown) io.progress?.('');
+    process.off('SIGINT', onSigint);
+    await engine.close();
+  }
+}
+
+async function tokenize(prompts: string[], o: { model: string; json?: boolean }, io: CliIo): Promise<number> {
+  const tok = await loadTokenizer(o.model);
+  for (const prompt of prompts) {
+    const ids = tokenizePrompt(tok, prompt);
+    if (o.json) io.out(JSON.stringify({ ids, count: ids.length }));
+    else io.out(`${ids.length} tokens: ${ids.join(' ')}`);
+  }
+  return 0;
+}
+
+async function info(image: string, o: { json?: boolean }, io: CliIo): Promise<number> {
+  const i = await readImageInfo(image);
+  if (o.json) {
+    io.out(JSON.stringify({ width: i.width, height: i.height, hasMetadata: i.hasMetadata, parameters: i.parameters, chord: i.chord }));
+    return 0;
+  }
+  io.out(`${image}: ${i.width}x${i.height}`);
+  if (!i.hasMetadata) io.out('no generation settings stored');
+  if (i.parameters !== undefined) io.out(i.parameters);
+  if (i.chord) {
+    const loras = i.chord.loras.map((l) => `${l.name} (${l.weight})`).join(', ') || 'none';
+    io.out(`Chord: ${i.chord.method}, LoRAs: ${loras}, engine ${i.chord.engineVersion}`);
+  }
+  return 0;
+}
+
+async function loraInspect(file: string, o: { json?: boolean }, io: CliIo): Promise<number> {
+  const i = await inspectLora(file);
+  if (o.json) {
+    io.out(JSON.stringify(i));
+    return 0;
+  }
+  const rank = i.rank ? (i.rank.min === i.rank.max ? `${i.rank.common}` : `${i.rank.min}-${i.rank.max} (mostly ${i.rank.common})`) : '?';
+  const algorithms = Object.entries(i.algorithms)
+    .filter(([, n]) => n > 0)
+    .map(([a, n]) => `${a} ${n}`)
+    .join(', ');
+  io.out(`${i.name}  (${i.file})`);
+  io.out(`base model: ${i.baseModel} (${i.baseModelReason})`);
+  io.out(`format: ${i.format}; modules: ${i.modules.total} (unet ${i.modules.unet}, text encoder ${i.modules.text_encoder}); ${algorithms}`);
+  io.out(`rank: ${rank}`);
+  if (i.triggerWords.length > 0) io.out(`trigger words: ${i.triggerWords.join(', ')}`);
+  if (i.hashes) io.out(`sha256: ${i.hashes.sha256}`);
+  for (const w of i.warnings) io.out(`warning: ${oneLine(w)}`);
+  return 0;
+}
+
+async function loraFuse(o: { model: string; lora?: LoraSpec[]; out: string }, io: CliIo): Promise<number> {
+  const result = await fuseLorasIntoFolder(o.model, o.lora ?? [], o.out);
+  for (const l of result.loras) {
+    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}`);
+  }
+  io.out(result.outDir);
+  return 0;
+}
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('chord')
+    .description('Compose several LoRAs on a Stable Diffusion model, locally on ONNX Runtime.')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      outputError: (s, write) => write(`chord: ${oneLine(s.replace(/^error: /, ''))}\n`),
+    })
+    .showSuggestionAfterError(true);
+  const run = (fn: () => Promise<number>) => fn().then(setExit);
+  const modelOption = () => new Option('--model <dir>', 'model folder (diffusers ONNX layout)').default(DEFAULT_MODEL_DIR, 'models/glyph-sd');
+
+  program
+    .command('generate')
+    .description('make images from a prompt')
+    .argument('<prompt>', 'what to draw')
+    .option('--negative <text>', 'negative prompt')
+    .addOption(modelOption())
+    .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
+    .option('--steps <n>', 'denoising steps (default 20)', wholeNumber('--steps', 1))
+    .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
+    .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
+    .option('--karras', 'Karras sigmas (dpmpp_2m)')
+    .option('--seed <n>', 'seed (default: random)', wholeNumber('--seed', 0))
+    .option('--width <px>', 'image width (default: the model size)', wholeNumber('--width', 1))
+    .option('--height <px>', 'image height (default: the model size)', wholeNumber('--height', 1))
+    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumber('--batch-count', 1))
+    .option('--out <file>', 'output PNG (numbered when --batch-count > 1)')
+    .option('--outdir <dir>', 'output folder (default ./outputs)')
+    .addOption(new Option('--provider <name>', 'execution provider (default auto)').choices(['auto', ...PROVIDER_NAMES, 'directml']))
+    .option('--json', 'print a JSON summary: files and per-stage timings')
+    .action((prompt: string, o: GenerateOptions) => run(() => generate(prompt, o, io)));
+
+  program
+    .command('tokenize')
+    .description('show the token ids of prompts (with BOS and EOS, no padding or truncation)')
+    .argument('<prompt...>', 'one or more prompts')
+    .addOption(modelOption())
+    .option('--json', 'one JSON object per prompt and line: {"ids":[...],"count":N}')
+    .action((prompts: string[], o: { model: string; json?: boolean }) => run(() => tokenize(prompts, o, io)));
+
+  program
+    .command('info')
+    .description("show an image's size and generation settings")
+    .argument('<image>', 'a PNG')
+    .option('--json', 'print JSON')
+    .action((image: string, o: { json?: boolean }) => run(() => info(image, o, io)));
+
+  const lora = program.command('lora').description('LoRA files');
+  lora
+    .command('inspect')
+    .description('what a LoRA file holds: base model, modules, rank, trigger words')
+    .argument('<file>', '.safetensors file or PEFT folder')
+    .option('--json', 'print JSON')
+    .action((file: string, o: { json?: boolean }) => run(() => loraInspect(file, o, io)));
+  lora
+    .command('fuse')
+    .description('write a copy of a model with LoRAs baked into its weights')
+    .addOption(modelOption())
+    .requiredOption('--lora <file[:weight]>', 'LoRA to fuse (repeatable)', collect(parseLoraSpec))
+    .requiredOption('--out <dir>', 'new model folder (must not exist or be empty)')
+    .action((o: { model: string; lora?: LoraSpec[]; out: string }) => run(() => loraFuse(o, io)));
+
+  return program;
+}
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 0;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed its one line already (or help / version)
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : e.exitCode || EXIT_ERROR;
+    }
+    if (isChordError(e)) {
+      io.err(`chord: ${oneLine(e.userText())}`);
+      return e.code === 'CANCELLED' ? EXIT_CANCELLED : EXIT_ERROR;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    if (process.env.CHORD_DEBUG) io.err(e instanceof Error && e.stack ? e.stack : message);
+    else io.err(`chord: unexpected error: ${oneLine(message).slice(0, 300)} (run with CHORD_DEBUG=1 for details)`);
+    return EXIT_ERROR;
+  }
+}
+
+/** Entry point of bin/chord.js. */
+export async function main(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

@@ -1,0 +1,231 @@
+/**
+ * The engine as a service: keeps models open, turns a generation request into saved images, and
+ * reports progress. It runs on whatever thread calls it; ONNX Runtime blocks that thread during
+ * every graph call, so hosts run it in a worker (worker.ts, client.ts), never on a UI thread.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { ChordError } from '../errors';
+import { chordCacheDir, loadHashCache, saveHashCache } from '../model/cache-dir';
+import { ModelCache } from '../model/cache';
+import type { LoadedLora } from '../model/model';
+import type { ProviderChoice, ProviderName } from '../model/providers';
+import type { EngineNotice } from '../model/session';
+import { imageRecord } from '../pipeline/record';
+import { Merge } from '../pipeline/merge';
+import { resolveSettings, type SettingsInput } from '../pipeline/settings';
+import { txt2img, type StageTimings, type StepProgress } from '../pipeline/txt2img';
+import { type HashCache, modelHash } from '../png/hash';
+import { saveImage } from '../png/image';
+
+export interface LoraRequest {
+  /** a .safetensors file or a PEFT adapter folder */
+  path: string;
+  /** user weight; default 1 */
+  weight?: number;
+}
+
+export interface GenerateRequest extends SettingsInput {
+  /** model folder (diffusers ONNX layout) */
+  model: string;
+  loras?: LoraRequest[];
+  /** images in a row, seeds seed, seed + 1, ...; default 1 */
+  batchCount?: number;
+  /** where images go: one file (numbered -1, -2, ... when batchCount > 1) or a folder */
+  output: { file: string } | { dir: string };
+  provider?: ProviderChoice;
+  /** attach latent previews to progress events */
+  preview?: boolean;
+}
+
+export interface ImageTimings extends StageTimings {
+  save: number;
+  total: number;
+}
+
+export interface GeneratedImage {
+  file: string;
+  seed: number;
+  width: number;
+  height: number;
+  timings: ImageTimings;
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[];
+  model: { name: string; dir: string; hash: string };
+  /** the provider the UNet ran on (after any fallback) */
+  provider: ProviderName;
+  loras: { name: string; path: string; weight: number; summary: string }[];
+  timings: {
+    /** opening the model and creating its sessions (0 when it was already open) */
+    loadModel: number;
+    /** reading LoRA files (and, the first time, rewriting the graphs) */
+    loras: number;
+    total: number;
+  };
+}
+
+export interface GenerateProgress extends StepProgress {
+  /** 0-based index of the image in the batch */
+  image: number;
+  images: number;
+}
+
+export interface GenerateHooks {
+  signal?: AbortSignal;
+  onProgress?: (progress: GenerateProgress) => void;
+}
+
+export interface EngineOptions {
+  /** rewritten graphs and remembered hashes; default chordCacheDir() */
+  cacheDir?: string;
+  onNotice?: (notice: EngineNotice) => void;
+  /** ONNX Runtime intra-op threads */
+  threads?: number;
+  /** models kept open */
+  maxModels?: number;
+}
+
+const MAX_BATCH_COUNT = 10_000;
+
+export class Engine {
+  private readonly cacheDir: string;
+  private readonly models: ModelCache;
+  private hashes?: Promise<HashCache>;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: EngineOptions = {}) {
+    this.cacheDir = options.cacheDir ?? chordCacheDir();
+    const hashes = new Map<string, string>();
+    this.models = new ModelCache({ cacheDir: this.cacheDir, onNotice: options.onNotice, threads: options.threads, hashes }, options.maxModels ?? 2);
+    // the persisted memo is merged into the same map the models use
+    this.hashes = loadHashCache(this.cacheDir).then((saved) => {
+      for (const [k, v] of saved) if (!hashes.has(k)) hashes.set(k, v);
+      return hashes;
+    });
+  }
+
+  /** Runs one request; requests are served one at a time, in order. */
+  generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+    const run = this.queue.then(() => this.run(request, hooks));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(request: GenerateRequest, hooks: GenerateHooks): Promise<GenerateResult> {
+    const start = performance.now();
+    const { signal, onProgress } = hooks;
+    if (signal?.aborted) throw new ChordError('CANCELLED', 'Generation cancelled.');
+    const batchCount = request.batchCount ?? 1;
+    if (!Number.isInteger(batchCount) || batchCount < 1 || batchCount > MAX_BATCH_COUNT) {
+      throw new ChordError('BAD_ARGUMENT', `Batch count must be a whole number from 1 to ${MAX_BATCH_COUNT} (got ${batchCount}).`);
+    }
+    const loraRequests = request.loras ?? [];
+    for (const l of loraRequests) {
+      if (l.weight !== undefined && !Number.isFinite(l.weight)) throw new ChordError('BAD_ARGUMENT', `LoRA weight of ${l.path} must be a number.`);
+    }
+
+    let t = performance.now();
+    const model = await this.models.get(request.model, request.provider ?? 'auto');
+    const settings = resolveSettings(request, model.folder);
+    if (settings.seed + batchCount - 1 > Number.MAX_SAFE_INTEGER) throw new ChordError('BAD_ARGUMENT', 'Seed plus batch count is too large.');
+    const hashes = await (this.hashes as Promise<HashCache>);
+    // hashing the UNet reads the whole file: overlap it with the work below
+    const hashing = modelHash(model.folder.dir, hashes);
+    hashing.catch(() => undefined);
+    const loadModel0 = performance.now() - t;
+
+    t = performance.now();
+    const loaded: LoadedLora[] = await model.useLoras(loraRequests.map((l) => l.path));
+    for (const l of loaded) {
+      if (l.skippedModules > 0) {
+        this.options.onNotice?.({
+          code: 'LORA_PARTLY_APPLIED',
+          message: `${l.name}: ${l.skippedModules} modules are LoHa/LoKr/DoRA/full weights, which run-time LoRA does not apply yet; use \`chord lora fuse\` to bake them.`,
+        });
+      }
+    }
+    const lorasMs = performance.now() - t;
+    const weights = loraRequests.map((l) => l.weight ?? 1);
+
+    t = performance.now();
+    await model.load();
+    const loadModel = loadModel0 + (performance.now() - t);
+    const provider = await model.provider();
+
+    const files = await outputFiles(request.output, batchCount, settings.seed);
+    const method = new Merge(weights);
+    const images: GeneratedImage[] = [];
+    for (let b = 0; b < batchCount; b++) {
+      const imageStart = performance.now();
+      const imageSettings = { ...settings, seed: settings.seed + b };
+      const result = await txt2img(model, imageSettings, {
+        method,
+        signal,
+        preview: request.preview,
+        onProgress: onProgress && ((p) => onProgress({ ...p, image: b, images: batchCount })),
+      });
+      t = performance.now();
+      const hash = await hashing;
+      const record = imageRecord(
+        imageSettings,
+        { name: model.folder.name, hash },
+        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, weight: weights[k] })),
+        method,
+        b,
+      );
+      await saveImage(files[b], result.rgb, result.width, result.height, record);
+      const save = performance.now() - t;
+      images.push({
+        file: files[b],
+        seed: imageSettings.seed,
+        width: result.width,
+        height: result.height,
+        timings: { ...result.timings, save, total: performance.now() - imageStart },
+      });
+    }
+    await saveHashCache(this.cacheDir, hashes);
+    return {
+      images,
+      model: { name: model.folder.name, dir: model.folder.dir, hash: await hashing },
+      provider,
+      loras: loaded.map((l, k) => ({ name: l.name, path: l.path, weight: weights[k], summary: l.summary })),
+      timings: { loadModel, loras: lorasMs, total: performance.now() - start },
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.queue;
+    await this.models.release();
+  }
+}
+
+/**
+ * The file of each image. A file name gets -1, -2, ... before its extension when there are
+ * several; a folder gets A1111-style names `<5-digit counter>-<seed>.png`, the counter continuing
+ * after the highest one already there. Folders are created as needed.
+ */
+export async function outputFiles(output: GenerateRequest['output'], count: number, seed: number): Promise<string[]> {
+  const makeDir = async (dir: string) => {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new ChordError('WRITE_FAILED', `Cannot create the folder ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`, 'Choose another output folder.', { cause: e });
+    }
+  };
+  if ('file' in output) {
+    await makeDir(dirname(output.file));
+    if (count === 1) return [output.file];
+    const ext = extname(output.file);
+    const stem = output.file.slice(0, output.file.length - ext.length);
+    return Array.from({ length: count }, (_, i) => `${stem}-${i + 1}${ext || '.png'}`);
+  }
+  await makeDir(output.dir);
+  let next = 0;
+  for (const name of await readdir(output.dir)) {
+    const m = /^(\d{5,})-/.exec(basename(name));
+    if (m) next = Math.max(next, Number(m[1]) + 1);
+  }
+  return Array.from({ length: count }, (_, i) => join(output.dir, `${String(next + i).padStart(5, '0')}-${seed + i}.png`));
+}

@@ -1,0 +1,15 @@
+/** Running the engine: in this thread (Engine) or on a worker thread (EngineWorker). */
+export {
+  Engine,
+  outputFiles,
+  type EngineOptions,
+  type GenerateHooks,
+  type GenerateProgress,
+  type GenerateRequest,
+  type GenerateResult,
+  type GeneratedImage,
+  type ImageTimings,
+  type LoraRequest,
+} from './engine';
+export { EngineWorker, startEngineWorker, type EngineWorkerOptions } from './client';
+export type { EngineMessage, HostMessage, SerializedError } from './protocol';

@@ -1,0 +1,65 @@
+/**
+ * Chord's engine, the public API: open a model, generate images (in this thread or on a worker),
+ * read and write image settings. Everything else under src/engine is internal.
+ */
+export { ChordError, isChordError, type ChordErrorCode } from './errors';
+
+// models, providers, sessions
+export {
+  openModel,
+  Model,
+  inspectModelFolder,
+  ModelCache,
+  chordCacheDir,
+  parseProviderChoice,
+  providerPlan,
+  detectProviderEnvironment,
+  PROVIDER_NAMES,
+  type OpenModelOptions,
+  type ModelFolder,
+  type LoadedLora,
+  type LoraWeights,
+  type ProviderName,
+  type ProviderChoice,
+  type EngineNotice,
+} from './model';
+export { fuseLorasIntoFolder, type FuseLora, type FuseResult } from './model/fuse';
+
+// the pipeline
+export {
+  txt2img,
+  Merge,
+  resolveSettings,
+  ENGINE_VERSION,
+  SAMPLER_CHOICES,
+  type CompositionMethod,
+  type NoisePrediction,
+  type UnetPass,
+  type GenerationSettings,
+  type SettingsInput,
+  type StageTimings,
+  type StepProgress,
+  type PreviewImage,
+  type Txt2ImgOptions,
+  type Txt2ImgResult,
+} from './pipeline';
+
+// running it
+export {
+  Engine,
+  EngineWorker,
+  startEngineWorker,
+  type EngineOptions,
+  type EngineWorkerOptions,
+  type GenerateHooks,
+  type GenerateProgress,
+  type GenerateRequest,
+  type GenerateResult,
+  type GeneratedImage,
+  type LoraRequest,
+} from './host';
+
+// images and tokens
+export { saveImage, readImageInfo, type ImageInfo, type ChordImageRecord } from './png';
+export { loadTokenizer, tokenizePrompt, type Tokenizer } from './tokenizer';
+export { runCli } from './cli';

@@ -1,0 +1,20 @@
+/** Model folders, execution providers and sessions. See docs/engine.md. */
+export { openModel, Model, checkGraphInputs, type OpenModelOptions, type LoadedLora, type LoraWeights } from './model';
+export { inspectModelFolder, SD_DEFAULTS, GRAPH_NAMES, type GraphName, type ModelFolder } from './folder';
+export {
+  PROVIDER_NAMES,
+  PROVIDER_LABELS,
+  CUDA_HINT,
+  parseProviderChoice,
+  providerPlan,
+  platformGpuProvider,
+  detectProviderEnvironment,
+  type ProviderName,
+  type ProviderChoice,
+  type ProviderEnvironment,
+} from './providers';
+export { createSession, ModelSession, shortOrtMessage, type EngineNotice, type NoticeSink, type Feed, type InputInfo } from './session';
+export { ModelCache } from './cache';
+export { chordCacheDir, loadHashCache, saveHashCache } from './cache-dir';
+export { LoraStack, branchInputs, placeModule, type BranchInput, type RankBlock } from './lora-stack';
+export { derivedGraph, variantName, type DerivedGraph, type GraphVariant } from './derived-graphs';

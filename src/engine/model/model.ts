@@ -1,0 +1,294 @@
+/**
+ * An opened model: its checked folder, tokenizer and noise schedule, and one session per graph,
+ * created on first use and reused for every generation. The three graph calls of a pipeline
+ * (encodeText, predictNoise, decodeLatents) hide input names and element types.
+ *
+ * LoRAs: the first time LoRAs are used, the text encoder and UNet switch once to their rewritten,
+ * LoRA-capable graphs (lora-graphs.ts). From then on adding, removing, re-weighting or reordering
+ * LoRAs only changes inputs; no session is created again.
+ */
+import { ChordError } from '../errors';
+import { mapLoraToTargets } from '../lora/mapping';
+import { locateLora, readLoraFile } from '../lora/parse';
+import type { LoraModule, LoraTarget, ModelPart } from '../lora/types';
+import type { HashCache } from '../png/hash';
+import { hashFile } from '../png/hash';
+import { loadSchedulerConfig, type SchedulerConfig } from '../schedulers';
+import type { FloatTensor, IntTensor } from '../tensor';
+import { loadTokenizer, type Tokenizer } from '../tokenizer';
+import { type GraphName, inspectModelFolder, type ModelFolder } from './folder';
+import { derivedGraph, type GraphVariant, isFloat16Graph } from './derived-graphs';
+import { branchInputs, LoraStack } from './lora-stack';
+import { detectProviderEnvironment, providerPlan, type ProviderChoice, type ProviderName } from './providers';
+import { createSession, type Feed, type ModelSession, type NoticeSink } from './session';
+
+export interface OpenModelOptions {
+  /** execution provider; default 'auto' */
+  provider?: ProviderChoice;
+  onNotice?: NoticeSink;
+  /** ONNX Runtime intra-op threads; default: ONNX Runtime's choice */
+  threads?: number;
+  /** where rewritten graphs go (see cache-dir.ts); needed only for LoRAs */
+  cacheDir?: string;
+  /** remembered file hashes, shared by an engine */
+  hashes?: HashCache;
+}
+
+/** A LoRA file read and matched against this model's layers. */
+export interface LoadedLora {
+  path: string;
+  /** file name without extension */
+  name: string;
+  /** sha256 of the file */
+  fileHash: string;
+  modules: LoraModule[];
+  /** one line, e.g. "matched 120 of 192 modules (unet 100/160, text_encoder 20/32)" */
+  summary: string;
+  /** modules of a type without an activation form (LoHa, LoKr, DoRA, full): not applied at run time */
+  skippedModules: number;
+}
+
+/** Per LoRA (in the order of `useLoras`), how strongly it is applied in one pass; 0 = off. */
+export type LoraWeights = readonly number[];
+
+const NO_LORA: LoraWeights = [];
+const LORA_MEMO_SIZE = 8;
+
+export class Model {
+  private readonly sessions = new Map<GraphName, Promise<ModelSession>>();
+  private readonly providers: ProviderName[];
+  /** text encoder and UNet run their LoRA-capable graphs (from the first useLoras on) */
+  private loraEnabled = false;
+  /** the LoRA targets of each part's graph, once its LoRA-capable session exists */
+  private readonly targets = new Map<ModelPart, LoraTarget[]>();
+  /** fp16 graphs that landed on the CPU and run upcast to float32 */
+  private readonly upcast = new Set<GraphName>();
+  private stacks = new Map<ModelPart, LoraStack>();
+  private loraCount = 0;
+  /** LoRA files already read and matched, by file hash */
+  private readonly loraMemo = new Map<string, LoadedLora>();
+
+  constructor(
+    readonly folder: ModelFolder,
+    readonly tokenizer: Tokenizer,
+    readonly schedulerConfig: SchedulerConfig,
+    private readonly options: OpenModelOptions,
+  ) {
+    this.providers = providerPlan(options.provider ?? 'auto', detectProviderEnvironment());
+  }
+
+  /** The provider the UNet runs on, once its session exists. */
+  async provider(): Promise<ProviderName> {
+    return (await this.session('unet')).provider;
+  }
+
+  /** The session of a graph, created once (on the LoRA-capable graph once LoRAs were used). */
+  session(name: GraphName): Promise<ModelSession> {
+    let s = this.sessions.get(name);
+    if (!s) {
+      s = this.createGraphSession(name);
+      this.sessions.set(name, s);
+      // a failed creation is not cached: the next call tries again
+      s.catch(() => this.sessions.delete(name));
+    }
+    return s;
+  }
+
+  private async createGraphSession(name: GraphName): Promise<ModelSession> {
+    const variant: GraphVariant = { float32: this.upcast.has(name), lora: this.loraEnabled && name !== 'vae_decoder' };
+    let path = this.folder.graphs[name];
+    if (variant.float32 || variant.lora) {
+      const cacheDir = this.options.cacheDir;
+      if (!cacheDir) throw new ChordError('RUNTIME', `${this.folder.name}/${name} needs a cache folder for its converted graph.`);
+      if (variant.float32) {
+        this.options.onNotice?.({
+          code: 'GRAPH_CONVERTED',
+          message: `${this.folder.name}/${name} is float16, which the CPU runs poorly; using a float32 copy (made once, kept in ${cacheDir}).`,
+        });
+      }
+      const derived = await derivedGraph(path, name, variant, cacheDir, this.options.hashes);
+      path = derived.path;
+      if (variant.lora) this.targets.set(name as ModelPart, derived.targets);
+    }
+    // an fp16 graph either loads on the CPU and is caught below, or fails for want of float16
+    // kernels: then it is upcast and tried again
+    const canUpcast = !variant.float32 && this.options.cacheDir !== undefined && this.providers.includes('cpu');
+    let session: ModelSession;
+    try {
+      session = await createSession(path, {
+        providers: this.providers,
+        label: `${this.folder.name}/${name}/model.onnx`,
+        onNotice: this.options.onNotice,
+        threads: this.options.threads,
+      });
+    } catch (e) {
+      if (!(e instanceof ChordError && e.code === 'MODEL_INVALID' && canUpcast && (await isFloat16Graph(this.folder.graphs[name]).catch(() => false)))) throw e;
+      this.upcast.add(name);
+      return this.createGraphSession(name);
+    }
+    try {
+      checkGraphInputs(name, session);
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+    if (session.provider === 'cpu' && session.floatType === 'float16' && canUpcast) {
+      await session.release();
+      this.upcast.add(name);
+      return this.createGraphSession(name);
+    }
+    return session;
+  }
+
+  /** Creates every session a generation needs (so its cost is not charged to the first step). */
+  async load(): Promise<void> {
+    await Promise.all((['text_encoder', 'unet', 'vae_decoder'] as const).map((g) => this.session(g)));
+  }
+
+  /**
+   * Makes these LoRAs (in this order) the ones `LoraWeights` refer to. Reads and matches each file
+   * against the model's layers; the first call switches the text encoder and UNet to their
+   * rewritten graphs. An empty list keeps whatever graphs are open and applies no LoRA.
+   */
+  async useLoras(paths: readonly string[]): Promise<LoadedLora[]> {
+    if (paths.length === 0 && !this.loraEnabled) {
+      this.stacks.clear();
+      this.loraCount = 0;
+      return [];
+    }
+    // a mistyped path should fail before the (first-time, slow) graph rewrite
+    await Promise.all(paths.map((p) => locateLora(p)));
+    if (!this.loraEnabled) {
+      if (!this.options.cacheDir) throw new ChordError('RUNTIME', 'LoRAs need a cache folder for rewritten graphs.');
+      this.loraEnabled = true;
+      // the sessions on the original graphs are replaced once, here
+      for (const part of ['text_encoder', 'unet'] as const) {
+        const old = this.sessions.get(part);
+        this.sessions.delete(part);
+        void old?.then((x) => x.release(), () => undefined);
+      }
+    }
+    const sessions = { text_encoder: await this.session('text_encoder'), unet: await this.session('unet') };
+    const targets = [...(this.targets.get('text_encoder') ?? []), ...(this.targets.get('unet') ?? [])];
+    const loaded: LoadedLora[] = [];
+    for (const path of paths) loaded.push(await this.loadLora(path, targets));
+    for (const part of ['text_encoder', 'unet'] as const) {
+      const session = sessions[part];
+      const branches = branchInputs(session.inputs, session.label);
+      if (!branches) throw new ChordError('RUNTIME', `${session.label} has no LoRA inputs after the rewrite.`);
+      this.stacks.set(part, new LoraStack(part, branches, loaded));
+    }
+    this.loraCount = loaded.length;
+    return loaded;
+  }
+
+  /**
+   * Reads and matches one LoRA, or reuses the result for an unchanged file (known by its hash,
+   * which the hash memo makes cheap): re-generating with the same LoRAs reads nothing again.
+   */
+  private async loadLora(path: string, targets: readonly LoraTarget[]): Promise<LoadedLora> {
+    const loc = await locateLora(path);
+    const fileHash = await hashFile(loc.file, this.options.hashes);
+    const base = path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? path;
+    const name = base.replace(/\.safetensors$/i, '');
+    const known = this.loraMemo.get(fileHash);
+    if (known) return { ...known, path, name };
+    const mapped = mapLoraToTargets(await readLoraFile(path), targets);
+    const loaded: LoadedLora = { path, name, fileHash, modules: mapped.modules, summary: mapped.report.summary, skippedModules: mapped.deltas.length };
+    this.loraMemo.set(fileHash, loaded);
+    // a few LoRAs of a typical stack; older ones are read again if used again
+    if (this.loraMemo.size > LORA_MEMO_SIZE) this.loraMemo.delete(this.loraMemo.keys().next().value as string);
+    return loaded;
+  }
+
+  private loraFeeds(part: ModelPart, session: ModelSession, weights: LoraWeights, batch: number): Record<string, Feed> {
+    const stack = this.stacks.get(part);
+    if (stack) {
+      if (weights.length !== this.loraCount) throw new RangeError(`got ${weights.length} LoRA weights for ${this.loraCount} LoRAs`);
+      return stack.feeds(weights, batch);
+    }
+    if (weights.some((w) => w !== 0)) throw new RangeError('LoRA weights given but no LoRAs are in use');
+    // a rewritten graph with no LoRAs in use: rank-0 branches, exactly the original outputs
+    const branches = branchInputs(session.inputs, session.label);
+    return branches ? new LoraStack(part, branches, []).feeds([], batch) : {};
+  }
+
+  /**
+   * Text encoder: token windows [batch, maxLength] -> last hidden state [batch, maxLength, C].
+   */
+  async encodeText(ids: IntTensor, weights: LoraWeights = NO_LORA): Promise<FloatTensor> {
+    const s = await this.session('text_encoder');
+    const batch = ids.dims[0];
+    const out = await s.run({ input_ids: ids, ...this.loraFeeds('text_encoder', s, weights, batch) }, [s.outputNames[0]]);
+    const data = out[s.outputNames[0]];
+    const tokens = ids.dims[1];
+    return { data, dims: [batch, tokens, data.length / (batch * tokens)] };
+  }
+
+  /**
+   * UNet: noisy latents [batch, C, h, w] at `timestep`, text context [batch, seq, C'] ->
+   * noise prediction of the same shape as the latents.
+   */
+  async predictNoise(sample: FloatTensor, timestep: number, context: FloatTensor, weights: LoraWeights = NO_LORA): Promise<Float32Array> {
+    const s = await this.session('unet');
+    const batch = sample.dims[0];
+    const t = s.inputs.get('timestep');
+    // exports differ: float or integer timesteps, one per batch item or a single one
+    const tCount = t && t.shape.length === 1 && t.shape[0] === 1 ? 1 : t && t.shape.length === 0 ? 1 : batch;
+    const tIsInt = t?.type === 'int64' || t?.type === 'int32';
+    const tValues = tIsInt ? new Int32Array(tCount).fill(Math.round(timestep)) : new Float32Array(tCount).fill(timestep);
+    const out = await s.run({
+      sample,
+      timestep: { data: tValues, dims: t && t.shape.length === 0 ? [] : [tCount] },
+      encoder_hidden_states: context,
+      ...this.loraFeeds('unet', s, weights, batch),
+    });
+    return out[s.outputNames[0]];
+  }
+
+  /** VAE decoder: latents [1, C, h, w] (already divided by the latent scale) -> image [1, 3, H, W] in [-1, 1]. */
+  async decodeLatents(latents: FloatTensor): Promise<FloatTensor> {
+    const s = await this.session('vae_decoder');
+    const out = await s.run({ latent_sample: latents });
+    const [b, , h, w] = latents.dims;
+    const f = this.folder.downscale;
+    return { data: out[s.outputNames[0]], dims: [b, 3, h * f, w * f] };
+  }
+
+  /** Releases every session; the model cannot be used afterwards. */
+  async release(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.then((x) => x.release(), () => undefined)));
+  }
+}
+
+/** The inputs each graph must have; anything else (besides LoRA inputs) is a model Chord cannot drive. */
+const REQUIRED_INPUTS: Record<GraphName, readonly string[]> = {
+  text_encoder: ['input_ids'],
+  unet: ['sample', 'timestep', 'encoder_hidden_states'],
+  vae_decoder: ['latent_sample'],
+};
+
+/** Checks a session's inputs against what the pipeline feeds. */
+export function checkGraphInputs(name: GraphName, s: ModelSession): void {
+  const required = REQUIRED_INPUTS[name];
+  const missing = required.filter((n) => !s.inputs.has(n));
+  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.'));
+  if (missing.length > 0 || extra.length > 0) {
+    const what = [missing.length ? `lacks input ${missing.join(', ')}` : '', extra.length ? `needs input ${extra.join(', ')}, which Chord does not provide` : '']
+      .filter(Boolean)
+      .join(' and ');
+    throw new ChordError('MODEL_INVALID', `${s.label} ${what}.`, 'Chord runs SD 1.x/2.x models in the diffusers ONNX layout (SDXL is not supported).');
+  }
+}
+
+/**
+ * Opens a model folder: checks its files, reads tokenizer and schedule. Sessions are created on
+ * first use (or by `load()`); a graph whose inputs Chord cannot feed is reported then.
+ */
+export async function openModel(dir: string, options: OpenModelOptions = {}): Promise<Model> {
+  const folder = await inspectModelFolder(dir);
+  const [tokenizer, schedulerConfig] = await Promise.all([loadTokenizer(folder.dir), loadSchedulerConfig(folder.dir)]);
+  return new Model(folder, tokenizer, schedulerConfig, options);
+}

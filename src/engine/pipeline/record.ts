@@ -1,0 +1,45 @@
+/**
+ * The `chord` record of a generated image (png/record.ts): everything needed to make it again.
+ */
+import type { ChordImageRecord } from '../png/record';
+import { CHORD_RECORD_VERSION } from '../png/record';
+import type { CompositionMethod } from './composition';
+import { type GenerationSettings, samplerRecord } from './settings';
+
+/** Version of the engine written into every image (noise generator and schedules included). */
+export const ENGINE_VERSION = '0.1.0';
+
+export interface RecordLora {
+  name: string;
+  fileHash: string;
+  weight: number;
+}
+
+export function imageRecord(
+  settings: GenerationSettings,
+  model: { name: string; hash: string },
+  loras: readonly RecordLora[],
+  method: CompositionMethod,
+  batchIndex: number,
+): ChordImageRecord {
+  const { sampler, karras } = samplerRecord(settings.sampler);
+  return {
+    version: CHORD_RECORD_VERSION,
+    engineVersion: ENGINE_VERSION,
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    model,
+    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, weight: l.weight })),
+    method: method.name,
+    methodOptions: { ...method.options },
+    ordering: { rule: 'as-listed', order: loras.map((_, i) => i) },
+    sampler,
+    karras,
+    steps: settings.steps,
+    cfg: settings.cfg,
+    seed: settings.seed,
+    width: settings.width,
+    height: settings.height,
+    batchIndex,
+  };
+}

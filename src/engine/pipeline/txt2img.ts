@@ -1,0 +1,143 @@
+/**
+ * Text to image, the whole denoising loop top to bottom (the shape of diffusers'
+ * StableDiffusionPipeline):
+ *
+ *   1. tokenize the prompt and the negative prompt into 77-token windows (same count for both)
+ *   2. encode them: context = [uncond | cond], windows concatenated along the token axis (A1111)
+ *   3. seeded noise x * initNoiseSigma
+ *   4. for each step: the composition method runs the UNet on the CFG batch (x, x) as it sees fit
+ *      -> (u, c); eps = u + g (c - u); x = scheduler.step(eps, x)
+ *   5. decode x / latentScale with the VAE, to 8-bit RGB
+ *
+ * Between steps the loop yields to the event loop, reports progress and honours cancellation.
+ */
+import { ChordError } from '../errors';
+import type { Model } from '../model/model';
+import { createScheduler } from '../schedulers';
+import { NoiseGenerator } from '../schedulers/noise';
+import { batchItem, planarToRgbBytes, repeat, scale, type FloatTensor } from '../tensor';
+import { chunkForEncoder, padToSameWindowCount } from '../tokenizer';
+import type { CompositionMethod, NoisePrediction } from './composition';
+import { guide } from './guidance';
+import { Merge } from './merge';
+import { latentPreview, type PreviewImage } from './preview';
+import type { GenerationSettings } from './settings';
+
+/** Milliseconds spent in each stage of one image. */
+export interface StageTimings {
+  tokenize: number;
+  textEncoder: number;
+  /** one entry per denoising step (all UNet passes of that step and the scheduler update) */
+  unetSteps: number[];
+  decode: number;
+}
+
+export interface StepProgress {
+  /** 1-based step just finished */
+  step: number;
+  total: number;
+  /** since the start of this image */
+  elapsedMs: number;
+  /** latent preview, when asked for */
+  preview?: PreviewImage;
+}
+
+export interface Txt2ImgOptions {
+  /** default: Merge of no LoRAs */
+  method?: CompositionMethod;
+  signal?: AbortSignal;
+  onProgress?: (progress: StepProgress) => void;
+  /** attach a cheap latent preview to each progress event */
+  preview?: boolean;
+}
+
+export interface Txt2ImgResult {
+  /** interleaved 8-bit RGB, width x height */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  timings: StageTimings;
+}
+
+export async function txt2img(model: Model, settings: GenerationSettings, options: Txt2ImgOptions = {}): Promise<Txt2ImgResult> {
+  const { signal, onProgress } = options;
+  const method = options.method ?? new Merge([]);
+  const { tokenizer, folder } = model;
+  const start = performance.now();
+  const timings: StageTimings = { tokenize: 0, textEncoder: 0, unetSteps: [], decode: 0 };
+  throwIfCancelled(signal);
+
+  // 1. prompt -> windows; the negative prompt gets as many windows, so both halves batch together
+  let t = performance.now();
+  const { positive, negative } = padToSameWindowCount(
+    tokenizer,
+    chunkForEncoder(tokenizer, settings.prompt),
+    chunkForEncoder(tokenizer, settings.negativePrompt),
+  );
+  const windows = positive.length;
+  const ids = new Int32Array(2 * windows * tokenizer.maxLength);
+  [...negative, ...positive].forEach((w, i) => ids.set(w, i * tokenizer.maxLength));
+  timings.tokenize = performance.now() - t;
+
+  // 2. one text-encoder batch [2n, 77] -> [2n, 77, C]; its memory already is [2, 77n, C]:
+  //    row 0 = uncond (negative windows one after another), row 1 = cond
+  t = performance.now();
+  const hidden = await model.encodeText({ data: ids, dims: [2 * windows, tokenizer.maxLength] }, method.promptWeights());
+  const width = hidden.dims[2];
+  const context: FloatTensor = { data: hidden.data, dims: [2, windows * tokenizer.maxLength, width] };
+  timings.textEncoder = performance.now() - t;
+
+  // 3. seeded initial noise; ancestral samplers draw their per-step noise from the same stream
+  const scheduler = createScheduler(settings.sampler, model.schedulerConfig);
+  scheduler.setTimesteps(settings.steps);
+  const h = settings.height / folder.downscale;
+  const w = settings.width / folder.downscale;
+  const latentDims = [1, folder.latentChannels, h, w];
+  const latentSize = folder.latentChannels * h * w;
+  const generator = new NoiseGenerator(settings.seed);
+  let latents = scale(generator.randn(latentSize), scheduler.initNoiseSigma);
+  const stepNoise = generator.source(latentSize);
+
+  // 4. denoise
+  const total = scheduler.timesteps.length;
+  for (let i = 0; i < total; i++) {
+    await yieldToEventLoop();
+    throwIfCancelled(signal);
+    t = performance.now();
+    const timestep = scheduler.timesteps[i];
+    const modelInput = scheduler.scaleModelInput(latents, i);
+    const unet = async (weights: readonly number[]): Promise<NoisePrediction> => {
+      // the CFG batch: the same latent twice, against the uncond and the cond context
+      const eps = await model.predictNoise({ data: repeat(modelInput, 2), dims: [2, ...latentDims.slice(1)] }, timestep, context, weights);
+      return { uncond: batchItem(eps, latentSize, 0), cond: batchItem(eps, latentSize, 1) };
+    };
+    const prediction = await method.predict(i, total, unet);
+    latents = scheduler.step(guide(prediction, settings.cfg), i, latents, stepNoise);
+    timings.unetSteps.push(performance.now() - t);
+    onProgress?.({
+      step: i + 1,
+      total,
+      elapsedMs: performance.now() - start,
+      preview: options.preview && folder.latentChannels === 4 ? latentPreview(latents, w, h) : undefined,
+    });
+  }
+
+  // 5. latents -> pixels
+  await yieldToEventLoop();
+  throwIfCancelled(signal);
+  t = performance.now();
+  const image = await model.decodeLatents({ data: scale(latents, 1 / folder.latentScale), dims: latentDims });
+  const rgb = planarToRgbBytes(image.data, settings.width, settings.height);
+  timings.decode = performance.now() - t;
+  return { rgb, width: settings.width, height: settings.height, timings };
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ChordError('CANCELLED', 'Generation cancelled.');
+}
+
+/** Lets queued messages (a cancel request, in a worker) run between the blocking ONNX calls. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+

@@ -1,0 +1,146 @@
+/**
+ * The `chord` command: in-process through runCli for argument handling, and as a real process
+ * (bin/chord.js) for generation, exit codes, one-line errors and Ctrl-C.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseLoraSpec, runCli } from '../../src/engine/cli';
+import { makeTmpDir, SD15_LAYOUT, testModelDir } from '../pipeline/helpers';
+
+const MODEL = testModelDir();
+const tmp = makeTmpDir('chord-cli-');
+afterAll(() => tmp.cleanup());
+
+async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/chord.js; `onStart` gets the child (e.g. to send it a signal). */
+function chord(args: string[], onStart?: (kill: (signal: NodeJS.Signals) => void) => void): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/chord.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHORD_CACHE_DIR: join(tmp.dir, 'cache'), CHORD_DEBUG: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    onStart?.((signal) => child.kill(signal));
+  });
+}
+
+const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
+
+describe('chord (in process)', () => {
+  it('tokenize --json on the SD 1.5 layout (no .onnx files needed)', async () => {
+    const long = Array.from({ length: 100 }, () => 'cat').join(' ');
+    const r = await cli('tokenize', '--model', SD15_LAYOUT, '--json', 'a cat', long);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe('{"ids":[49406,320,2368,49407],"count":4}');
+    // no truncation at 77: 100 words + BOS + EOS
+    const second = JSON.parse(r.out[1]) as { ids: number[]; count: number };
+    expect(second.count).toBe(102);
+    expect(second.ids).toHaveLength(102);
+    expect(second.ids.slice(0, 3)).toEqual([49406, 2368, 2368]);
+    expect(r.out).toHaveLength(2);
+  });
+
+  it('tokenize without --json prints the count and ids', async () => {
+    const r = await cli('tokenize', '--model', SD15_LAYOUT, 'a cat');
+    expect(r.out).toEqual(['4 tokens: 49406 320 2368 49407']);
+  });
+
+  it('bad arguments are one line on stderr and exit 1', async () => {
+    for (const args of [
+      ['generate', 'x', '--steps', 'abc'],
+      ['generate', 'x', '--sampler', 'heun'],
+      ['generate', 'x', '--provider', 'tpu'],
+      ['tokenize', '--model', join(tmp.dir, 'nothing-here'), 'x'],
+      ['info', join(tmp.dir, 'missing.png')],
+      ['frobnicate'],
+      ['generate'],
+    ]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.err, args.join(' ')).toHaveLength(1);
+      expect(r.err[0], args.join(' ')).toMatch(/^chord: \S/);
+    }
+    expect((await cli('generate', 'x', '--steps', 'abc')).err[0]).toBe("chord: option '--steps <n>' argument 'abc' is invalid. --steps must be a whole number of at least 1.");
+    expect((await cli('info', join(tmp.dir, 'missing.png'))).err[0]).toMatch(/^chord: Image not found: .*missing\.png\.$/);
+  });
+
+  it('parses --lora FILE[:weight], Windows paths included', () => {
+    expect(parseLoraSpec('style.safetensors')).toEqual({ path: 'style.safetensors', weight: 1 });
+    expect(parseLoraSpec('style.safetensors:0.6')).toEqual({ path: 'style.safetensors', weight: 0.6 });
+    expect(parseLoraSpec('C:\\loras\\a.safetensors')).toEqual({ path: 'C:\\loras\\a.safetensors', weight: 1 });
+    expect(parseLoraSpec('C:\\loras\\a.safetensors:-1.5')).toEqual({ path: 'C:\\loras\\a.safetensors', weight: -1.5 });
+    expect(parseLoraSpec('odd:name.safetensors')).toEqual({ path: 'odd:name.safetensors', weight: 1 });
+  });
+});
+
+describe('chord (as a process)', () => {
+  it('a missing model folder: one line, no stack trace, exit 1', async () => {
+    const r = await chord(['generate', 'a cat', '--model', join(tmp.dir, 'no-model'), '--outdir', join(tmp.dir, 'o1')]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^chord: Model folder not found: .*no-model\. Choose a model folder/)]);
+    expect(r.stdout).toBe('');
+  });
+
+  it.skipIf(!MODEL)('generate --json: files and per-stage timings', async () => {
+    const outdir = join(tmp.dir, 'out');
+    const r = await chord(['generate', 'a red glyph', '--model', MODEL as string, '--steps', '3', '--seed', '5', '--batch-count', '2', '--outdir', outdir, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as {
+      files: string[];
+      images: { seed: number; timings: { tokenize: number; textEncoder: number; unetSteps: number[]; decode: number; save: number } }[];
+      provider: string;
+      timings: { loadModel: number };
+    };
+    expect(summary.files).toEqual([join(outdir, '00000-5.png'), join(outdir, '00001-6.png')]);
+    expect(summary.images.map((i) => i.seed)).toEqual([5, 6]);
+    expect(summary.images[0].timings.unetSteps).toHaveLength(3);
+    expect(summary.images[0].timings.decode).toBeGreaterThan(0);
+    expect(summary.timings.loadModel).toBeGreaterThan(0);
+    // only the finished images, no temp files
+    expect(readdirSync(outdir)).toEqual(['00000-5.png', '00001-6.png']);
+    expect(readFileSync(summary.files[0]).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it.skipIf(!MODEL)('a failed save leaves nothing behind', async () => {
+    const blocker = join(tmp.dir, 'a-file');
+    writeFileSync(blocker, 'not a folder');
+    const r = await chord(['generate', 'x', '--model', MODEL as string, '--steps', '1', '--out', join(blocker, 'img.png')]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^chord: Cannot create the folder .*a-file/);
+    expect(readFileSync(blocker, 'utf8')).toBe('not a folder');
+  });
+
+  it.skipIf(!MODEL)('Ctrl-C cancels between steps: exit 130, no image', async () => {
+    const outdir = join(tmp.dir, 'interrupted');
+    // the output folder is created just before the first step: interrupt once it appears
+    const r = await chord(['generate', 'x', '--model', MODEL as string, '--steps', '500', '--width', '256', '--height', '256', '--seed', '1', '--outdir', outdir], (kill) => {
+      const poll = setInterval(() => {
+        if (existsSync(outdir)) {
+          clearInterval(poll);
+          setTimeout(() => kill('SIGINT'), 200);
+        }
+      }, 25);
+    });
+    expect(r.code).toBe(130);
+    expect(lines(r.stderr)).toEqual(['chord: Generation cancelled.']);
+    expect(existsSync(outdir) ? readdirSync(outdir) : []).toEqual([]);
+  });
+});
