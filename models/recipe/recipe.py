@@ -1,0 +1,378 @@
+"""The glyph-sd recipe: one command per stage, each seeded and resumable.
+
+  python3 models/recipe/recipe.py vae      --minutes 8     # train the 4x VAE on crops
+  python3 models/recipe/recipe.py latents                  # render + encode the training sets
+  python3 models/recipe/recipe.py base     --minutes 60    # text encoder + UNet, resumable
+  python3 models/recipe/recipe.py loras    --minutes 25    # the 11 LoRAs on the frozen base
+  python3 models/recipe/recipe.py export                   # ONNX folder + LoRA files + previews
+  python3 models/recipe/recipe.py sd15-random --out DIR    # SD 1.5-sized random UNet (benchmarks)
+
+Run with Debian's /usr/bin/python3 (python3-torch, python3-onnx, python3-numpy) and
+OPENBLAS_NUM_THREADS=1. Work files go to models/recipe/work/ (not committed); outputs to
+models/glyph-sd/.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import lora as loralib  # noqa: E402
+import nets  # noqa: E402
+import tokenizer as toklib  # noqa: E402
+import world  # noqa: E402
+
+WORK = os.path.join(HERE, 'work')
+OUT = os.path.join(HERE, '..', 'glyph-sd')
+T = 1000
+BETAS = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, T, dtype=torch.float64) ** 2
+ALPHAS_CUM = torch.cumprod(1 - BETAS, 0).float()
+LORA_RANK, LORA_ALPHA = 8, 4.0
+CONCEPT_NAMES = list(world.CONCEPTS)
+
+
+def log(*a):
+    print(time.strftime('%H:%M:%S'), *a, flush=True)
+
+
+def seed_all(s):
+    torch.manual_seed(s)
+    np.random.seed(s)
+
+
+def save_ckpt(path, obj):
+    tmp = path + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def to_tensor(imgs):
+    return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def text_model(tok):
+    return nets.CLIPTextModel(dict(nets.TEXT_CONFIG, vocab_size=len(tok.vocab)))
+
+
+# ------------------------------------------------------------------------------------------ VAE
+def vae_batch(rng, n, crop):
+    imgs = []
+    for _ in range(n):
+        u = rng.random()
+        if u < 0.4:
+            s = world.random_base_scene(rng)
+        elif u < 0.85:
+            s = world.random_concept_scene(rng, str(rng.choice(CONCEPT_NAMES)))
+        else:
+            cs = [str(rng.choice(['zorb', 'quill', 'mippet']))]
+            for cat in ['clothing', 'style', 'background', 'object']:
+                if rng.random() < 0.5:
+                    cs.append(str(rng.choice([c for c, (k, _) in world.CONCEPTS.items() if k == cat])))
+            s = world.composition_scene(rng, cs)
+        img = world.render(s)
+        if crop < world.SIZE:
+            y, x = rng.integers(0, world.SIZE - crop + 1, size=2)
+            img = img[y:y + crop, x:x + crop]
+        imgs.append(img)
+    return to_tensor(imgs)
+
+
+def stage_vae(args):
+    os.makedirs(WORK, exist_ok=True)
+    path = os.path.join(WORK, 'vae.pt')
+    seed_all(1)
+    vae = nets.AutoencoderKL(nets.VAE_CONFIG)
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    it, rng = 0, np.random.default_rng(1)
+    if os.path.exists(path):
+        ck = torch.load(path)
+        vae.load_state_dict(ck['model']); opt.load_state_dict(ck['opt']); it = ck['it']
+        rng = np.random.default_rng(1000 + it)
+        log('resumed vae at', it)
+    for g in opt.param_groups:
+        g['lr'] = args.lr or 1e-3
+    t_end = time.time() + args.minutes * 60
+    t_save = time.time()
+    while time.time() < t_end:
+        x = vae_batch(rng, 32, 32)
+        mean, logvar = vae.encode(x)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        rec = vae.decode(z)
+        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+        loss = (rec - x).abs().mean() + 0.5 * ((rec - x) ** 2).mean() + 1e-6 * kl
+        opt.zero_grad(); loss.backward(); opt.step(); it += 1
+        if it % 100 == 0:
+            log(f'vae it {it} loss {loss.item():.4f} kl {kl.item():.2f}')
+        if time.time() - t_save > 120:
+            save_ckpt(path, {'model': vae.state_dict(), 'opt': opt.state_dict(), 'it': it}); t_save = time.time()
+    save_ckpt(path, {'model': vae.state_dict(), 'opt': opt.state_dict(), 'it': it})
+    with torch.no_grad():
+        x = vae_batch(np.random.default_rng(999), 64, 64)
+        rec = vae.decode(vae.encode(x)[0]).clamp(-1, 1)
+        mse = ((rec - x) / 2).pow(2).mean().item()
+    log(f'vae done: {it} iterations, PSNR on whole 64x64 scenes {10 * math.log10(1 / mse):.1f} dB')
+
+
+def load_vae():
+    vae = nets.AutoencoderKL(nets.VAE_CONFIG)
+    vae.load_state_dict(torch.load(os.path.join(WORK, 'vae.pt'))['model'])
+    return vae.eval()
+
+
+# -------------------------------------------------------------------------------------- latents
+def encode_set(vae, scenes, tok, captions):
+    lat = []
+    with torch.no_grad():
+        for i in range(0, len(scenes), 256):
+            x = to_tensor([world.render(s) for s in scenes[i:i + 256]])
+            lat.append(vae.encode(x)[0])
+    ids = torch.tensor([tok(c) for c in captions], dtype=torch.int32)
+    return torch.cat(lat), ids
+
+
+def stage_latents(args):
+    tok = toklib.Tokenizer()
+    vae = load_vae()
+    rng = np.random.default_rng(2)
+    scenes = [world.random_base_scene(rng) for _ in range(args.base_count)]
+    caps = [world.base_caption(s) for s in scenes]
+    lat, ids = encode_set(vae, scenes, tok, caps)
+    scale = float(1.0 / lat.std())
+    log('base latents', tuple(lat.shape), 'std', float(lat.std()), '-> scaling_factor', scale)
+    torch.save({'latents': lat, 'ids': ids, 'captions': caps, 'scaling_factor': scale}, os.path.join(WORK, 'base_latents.pt'))
+    rng = np.random.default_rng(3)
+    all_lat, all_ids, all_k = [], [], []
+    for k, name in enumerate(CONCEPT_NAMES):
+        sc = [world.random_concept_scene(rng, name) for _ in range(args.concept_count)]
+        cp = [world.caption(s, with_base=rng.random() < 0.5) for s in sc]
+        l, i = encode_set(vae, sc, tok, cp)
+        all_lat.append(l); all_ids.append(i); all_k.append(torch.full((len(sc),), k))
+        log('concept', name, 'example caption:', cp[0], '|', cp[1])
+    torch.save({'latents': torch.cat(all_lat), 'ids': torch.cat(all_ids), 'concept': torch.cat(all_k)},
+               os.path.join(WORK, 'concept_latents.pt'))
+
+
+# ------------------------------------------------------------------------------------- diffusion
+def diffusion_loss(unet, te, lat, ids, gen, ema_weight=None):
+    b = lat.shape[0]
+    t = torch.randint(0, T, (b,), generator=gen)
+    noise = torch.randn(lat.shape, generator=gen)
+    a = ALPHAS_CUM[t].view(b, 1, 1, 1)
+    x = a.sqrt() * lat + (1 - a).sqrt() * noise
+    ctx, _ = te(ids)
+    pred = unet(x, t.float(), ctx)
+    snr = ALPHAS_CUM[t] / (1 - ALPHAS_CUM[t])
+    w = torch.clamp(snr, max=5.0) / snr  # min-SNR-gamma weighting (gamma 5), epsilon prediction
+    return (w * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+
+
+def drop_captions(ids, gen, empty, p=0.1):
+    keep = torch.rand(ids.shape[0], generator=gen) >= p
+    return torch.where(keep[:, None], ids, empty[None])
+
+
+class Ema:
+    def __init__(self, params, decay):
+        self.decay, self.params = decay, list(params)
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    def update(self):
+        with torch.no_grad():
+            for s, p in zip(self.shadow, self.params):
+                s.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
+
+
+def stage_base(args):
+    tok = toklib.Tokenizer()
+    data = torch.load(os.path.join(WORK, 'base_latents.pt'))
+    lat_all, ids_all, scale = data['latents'], data['ids'], data['scaling_factor']
+    seed_all(4)
+    te, unet = text_model(tok), nets.UNet2DConditionModel(nets.UNET_CONFIG)
+    params = list(te.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    ema = Ema(params, 0.999)
+    gen = torch.Generator().manual_seed(4)
+    empty = torch.tensor(tok(''), dtype=torch.int32)
+    path = os.path.join(WORK, 'base.pt')
+    it = 0
+    if os.path.exists(path):
+        ck = torch.load(path)
+        te.load_state_dict(ck['te']); unet.load_state_dict(ck['unet']); opt.load_state_dict(ck['opt'])
+        ema.shadow = ck['ema']; it = ck['it']; gen.set_state(ck['gen'])
+        log('resumed base at', it)
+
+    def save():
+        save_ckpt(path, {'te': te.state_dict(), 'unet': unet.state_dict(), 'opt': opt.state_dict(),
+                         'ema': ema.shadow, 'it': it, 'gen': gen.get_state()})
+    t_end, t_save, acc = time.time() + args.minutes * 60, time.time(), 0.0
+    while time.time() < t_end and it < args.max_iters:
+        idx = torch.randint(0, lat_all.shape[0], (args.batch,), generator=gen)
+        lat = lat_all[idx] * scale
+        ids = drop_captions(ids_all[idx], gen, empty)
+        for g in opt.param_groups:
+            g['lr'] = args.lr * min(1.0, (it + 1) / 300)
+        loss = diffusion_loss(unet, te, lat, ids, gen)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step(); ema.update(); it += 1
+        acc += loss.item()
+        if it % 100 == 0:
+            log(f'base it {it} loss {acc / 100:.4f}'); acc = 0.0
+        if time.time() - t_save > 300:
+            save(); t_save = time.time()
+    save()
+    log('base stopped at iteration', it)
+
+
+def load_base(tok, use_ema=True):
+    ck = torch.load(os.path.join(WORK, 'base.pt'))
+    te, unet = text_model(tok), nets.UNet2DConditionModel(nets.UNET_CONFIG)
+    te.load_state_dict(ck['te']); unet.load_state_dict(ck['unet'])
+    if use_ema:
+        params = list(te.parameters()) + list(unet.parameters())
+        with torch.no_grad():
+            for p, s in zip(params, ck['ema']):
+                p.copy_(s)
+    return te.eval(), unet.eval(), ck['it']
+
+
+@torch.no_grad()
+def sample(te, unet, vae, scale, tok, prompts, seed, steps=25, cfg=5.0, before=None):
+    """DDIM (eta 0), leading spacing with offset 1, as the engine's default does."""
+    n = len(prompts)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((n, 4, 16, 16), generator=g)
+    ids = torch.tensor([tok(p) for p in prompts] + [tok('')] * n, dtype=torch.int32)
+    if before:
+        before(None)
+    ctx, _ = te(ids)
+    ts = list(range(0, T, T // steps))[::-1]
+    ts = [t + 1 for t in ts]
+    for i, t in enumerate(ts):
+        out = unet(torch.cat([x, x]), torch.full((2 * n,), float(t)), ctx)
+        c, u = out[:n], out[n:]
+        eps = u + cfg * (c - u)
+        a = ALPHAS_CUM[t]
+        a_prev = ALPHAS_CUM[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(ALPHAS_CUM[0].item())
+        x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    img = vae.decode(x / scale).clamp(-1, 1)
+    return ((img + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def grid(imgs, cols):
+    rows = [np.concatenate(list(imgs[i:i + cols]) + [np.zeros_like(imgs[0])] * (cols - len(imgs[i:i + cols])), axis=1)
+            for i in range(0, len(imgs), cols)]
+    return np.concatenate(rows, axis=0)
+
+
+def stage_preview_base(args):
+    tok = toklib.Tokenizer()
+    te, unet, it = load_base(tok)
+    vae = load_vae()
+    scale = torch.load(os.path.join(WORK, 'base_latents.pt'))['scaling_factor']
+    prompts = ['a red circle on the left, gray background', 'a blue square in the centre, white background',
+               'a yellow triangle on the right, black background',
+               'a green circle on the left and a red square on the right, white background']
+    rows = [sample(te, unet, vae, scale, tok, prompts, seed) for seed in range(4)]
+    out = grid([im for r in zip(*rows) for im in r], 4).repeat(2, 0).repeat(2, 1)
+    world.write_png(args.out or os.path.join(WORK, f'base_preview_{it}.png'), out)
+    log('preview written at iteration', it)
+
+
+# ----------------------------------------------------------------------------------------- LoRAs
+def stage_loras(args):
+    tok = toklib.Tokenizer()
+    te, unet, _ = load_base(tok)
+    data = torch.load(os.path.join(WORK, 'concept_latents.pt'))
+    scale = torch.load(os.path.join(WORK, 'base_latents.pt'))['scaling_factor']
+    lat_all, ids_all, k_all = data['latents'], data['ids'], data['concept']
+    n = len(CONCEPT_NAMES)
+    for p in list(te.parameters()) + list(unet.parameters()):
+        p.requires_grad_(False)
+    holder = loralib.RankMask()
+    seed_all(5)
+    wu = loralib.wrap(unet, loralib.UNET_TARGET_SUFFIXES, n, LORA_RANK, LORA_ALPHA, holder)
+    wt = loralib.wrap(te, loralib.TE_TARGET_SUFFIXES, n, LORA_RANK, LORA_ALPHA, holder)
+    params = [p for w in list(wu.values()) + list(wt.values()) for p in (w.down, w.up)]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(5)
+    empty = torch.tensor(tok(''), dtype=torch.int32)
+    path = os.path.join(WORK, 'loras.pt')
+    it = 0
+    if os.path.exists(path):
+        ck = torch.load(path)
+        for p, s in zip(params, ck['params']):
+            p.data.copy_(s)
+        opt.load_state_dict(ck['opt']); it = ck['it']; gen.set_state(ck['gen'])
+        log('resumed loras at', it)
+    per = args.batch // n
+    by_k = [torch.nonzero(k_all == k).flatten() for k in range(n)]
+
+    def save():
+        save_ckpt(path, {'params': [p.detach() for p in params], 'opt': opt.state_dict(), 'it': it,
+                         'gen': gen.get_state(), 'paths_unet': list(wu), 'paths_te': list(wt)})
+    t_end, t_save, acc = time.time() + args.minutes * 60, time.time(), 0.0
+    te.train(); unet.train()
+    while time.time() < t_end and it < args.max_iters:
+        idx = torch.cat([by_k[k][torch.randint(0, len(by_k[k]), (per,), generator=gen)] for k in range(n)])
+        ks = k_all[idx]
+        mask = torch.zeros(len(idx), n * LORA_RANK)
+        for j, k in enumerate(ks.tolist()):
+            mask[j, k * LORA_RANK:(k + 1) * LORA_RANK] = 1
+        holder.mask = mask
+        ids = drop_captions(ids_all[idx], gen, empty, p=0.05)
+        loss = diffusion_loss(unet, te, lat_all[idx] * scale, ids, gen)
+        opt.zero_grad(); loss.backward(); opt.step(); it += 1
+        acc += loss.item()
+        if it % 50 == 0:
+            log(f'loras it {it} loss {acc / 50:.4f}'); acc = 0.0
+        if time.time() - t_save > 240:
+            save(); t_save = time.time()
+    save()
+    log('loras stopped at iteration', it)
+
+
+# ---------------------------------------------------------------------------------------- entry
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('stage')
+    ap.add_argument('--minutes', type=float, default=10)
+    ap.add_argument('--max-iters', type=int, default=10 ** 9)
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--lr', type=float, default=None)
+    ap.add_argument('--base-count', type=int, default=20000)
+    ap.add_argument('--concept-count', type=int, default=1500)
+    ap.add_argument('--out', default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get('RECIPE_THREADS', '2')))
+    os.makedirs(WORK, exist_ok=True)
+    if args.stage == 'vae':
+        stage_vae(args)
+    elif args.stage == 'latents':
+        stage_latents(args)
+    elif args.stage == 'base':
+        args.lr = args.lr or 5e-4
+        stage_base(args)
+    elif args.stage == 'preview-base':
+        stage_preview_base(args)
+    elif args.stage == 'loras':
+        args.lr = args.lr or 2e-3
+        args.batch = args.batch if args.batch % len(CONCEPT_NAMES) == 0 else 33
+        stage_loras(args)
+    elif args.stage in ('export', 'sd15-random', 'preview-loras'):
+        import export
+        getattr(export, 'stage_' + args.stage.replace('-', '_'))(args)
+    else:
+        ap.error(f'unknown stage {args.stage}')
+
+
+if __name__ == '__main__':
+    main()
