@@ -3,7 +3,7 @@
  * whole-array operations the pipeline needs. Everything is row-major (C order), like ONNX.
  * Functions return new arrays and never modify their inputs.
  */
-import { floatArrayToHalf, halfArrayToFloat } from './onnx/fp16';
+import { floatArrayToHalf, halfArrayToFloat } from './half';
 
 /** A shape, outermost dimension first. */
 export type Dims = readonly number[];

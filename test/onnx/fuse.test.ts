@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fuseDeltas, type WeightDelta } from '../../src/engine/onnx/fuse';
-import { floatToHalf, halfToFloat } from '../../src/engine/onnx/fp16';
+import { floatToHalf, halfToFloat } from '../../src/engine/half';
 import { tensorFloat32, tensorUint16, type ModelProto } from '../../src/engine/onnx/proto';
 import { analyzeLoraTargets } from '../../src/engine/onnx/targets';
 import { f32, fixture, loadFixture, maxAbsDiff, relError, runModel, textFeeds, type Feeds } from './helpers';

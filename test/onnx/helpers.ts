@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../../src/engine/onnx/proto';
 import { readModel } from '../../src/engine/onnx/io';
-import { floatArrayToHalf } from '../../src/engine/onnx/fp16';
+import { floatArrayToHalf } from '../../src/engine/half';
 import type { LoraTarget } from '../../src/engine/lora/types';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/onnx', import.meta.url));

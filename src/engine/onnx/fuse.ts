@@ -9,7 +9,7 @@
  */
 import { ChordError } from '../errors';
 import { indexGraph, nodeInputsDeep, type GraphIndex } from './graph';
-import { floatArrayToHalf } from './fp16';
+import { floatArrayToHalf } from '../half';
 import {
   DataType,
   attrInt,

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { ChordError } from '../errors';
-import { halfArrayToFloat } from './fp16';
+import { halfArrayToFloat } from '../half';
 
 // onnx-proto is CommonJS without named ESM exports: take the namespace off the default export.
 export const onnx = onnxProto.onnx;

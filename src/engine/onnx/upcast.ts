@@ -11,7 +11,7 @@
  * Limits: ops from other domains (com.microsoft fused kernels) that require float16 inputs, and
  * graphs that rely on fp16 rounding or overflow, are not handled; bfloat16 is left as it is.
  */
-import { halfArrayToFloat } from './fp16';
+import { halfArrayToFloat } from '../half';
 import {
   DataType,
   float32Tensor,

@@ -2,6 +2,8 @@
  * Safetensors element types and their conversion to Float32Array.
  * All multi-byte values in a safetensors file are little-endian.
  */
+import { floatToHalf, halfToFloat } from '../half';
+
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export const DTYPE_SIZE: Readonly<Record<SafetensorsDtype, number>> = {
@@ -21,45 +23,11 @@ export function isSafetensorsDtype(s: unknown): s is SafetensorsDtype {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
 }
 
-/** IEEE 754 half -> float. Exact (every f16 value is representable in f32). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24; // zero / subnormal
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
+/** IEEE 754 half <-> float: the engine's one implementation (see ../half). */
+export { halfToFloat as f16ToF32, floatToHalf as f32ToF16 } from '../half';
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** float -> IEEE 754 half, round to nearest even (what numpy/torch do). */
-export function f32ToF16(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
-  if (e <= 0) {
-    // subnormal half (or zero): shift the implicit-1 mantissa into place, round to nearest even
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let out = mant >>> shift;
-    if (rest > half || (rest === half && (out & 1))) out++;
-    return sign | out;
-  }
-  let out = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (out & 1))) out++; // may carry into exponent: still correct
-  return sign | out;
-}
 
 /** float -> bfloat16 (top 16 bits of the f32), round to nearest even. */
 export function f32ToBf16(value: number): number {
@@ -85,7 +53,7 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype): Flo
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
       break;
     case 'F16':
-      for (let i = 0; i < n; i++) out[i] = f16ToF32(view.getUint16(i * 2, true));
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
       break;
     case 'BF16': {
       // bf16 is the top half of an f32: shift it back into place
@@ -131,7 +99,7 @@ export function encodeFromFloat32(values: ArrayLike<number>, dtype: SafetensorsD
     const v = values[i];
     switch (dtype) {
       case 'F32': view.setFloat32(i * 4, v, true); break;
-      case 'F16': view.setUint16(i * 2, f32ToF16(v), true); break;
+      case 'F16': view.setUint16(i * 2, floatToHalf(v), true); break;
       case 'BF16': view.setUint16(i * 2, f32ToBf16(v), true); break;
       case 'F64': view.setFloat64(i * 8, v, true); break;
       case 'I64': view.setBigInt64(i * 8, BigInt(Math.round(v)), true); break;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { floatToHalf, halfArrayToFloat, halfToFloat } from '../../src/engine/onnx/fp16';
+import { floatToHalf, halfArrayToFloat, halfToFloat } from '../src/engine/half';
 
 describe('fp16 conversion', () => {
   it('rounds float to half to nearest, ties to even, like numpy', () => {
