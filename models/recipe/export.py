@@ -117,12 +117,14 @@ def lora_tensors(wrappers, prefix, k, dtype):
     return out
 
 
-def peft_tensors(wrappers, prefix, k):
+def peft_tensors(wrappers, prefix, k, up_scale=1.0):
+    """lora_A/lora_B keys. Without an adapter config a loader takes scale 1, so the diffusers-format
+    copy folds alpha/rank into lora_B (up_scale); the PEFT folder keeps it in adapter_config.json."""
     out = {}
     for path, w in wrappers.items():
         down, up = loralib.slice_lora(w, k)
         out[f'{prefix}{path}.lora_A.weight'] = down.numpy()
-        out[f'{prefix}{path}.lora_B.weight'] = up.numpy()
+        out[f'{prefix}{path}.lora_B.weight'] = (up * up_scale).numpy()
     return out
 
 
@@ -176,7 +178,8 @@ def stage_export(args):
     # the same LoRAs in the two other key formats the loaders must read
     k = CONCEPT_NAMES.index('quill')
     write_safetensors(f'{ldir}/quill-diffusers.safetensors',
-                      {**peft_tensors(wu, 'unet.', k), **peft_tensors(wt, 'text_encoder.', k)},
+                      {**peft_tensors(wu, 'unet.', k, LORA_ALPHA / LORA_RANK),
+                       **peft_tensors(wt, 'text_encoder.', k, LORA_ALPHA / LORA_RANK)},
                       {'format': 'pt', 'chord.category': 'character', 'modelspec.trigger_phrase': 'quill'})
     k = CONCEPT_NAMES.index('dots')
     pdir = f'{ldir}/dots-peft'
