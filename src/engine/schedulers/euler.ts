@@ -15,7 +15,7 @@ import {
   trainingSchedule,
   type TrainingSchedule,
 } from './schedule';
-import type { Scheduler } from './types';
+import type { NoiseSource, Scheduler } from './types';
 
 /** Timesteps and their sigmas (one more sigma than steps: the final 0). */
 export interface SigmaSchedule {
@@ -69,14 +69,18 @@ export function predictOriginalVE(
   return x0;
 }
 
-export class EulerScheduler implements Scheduler {
-  readonly name = 'euler' as const;
-  readonly stochastic = false;
+/**
+ * What Euler and Euler ancestral share: the sigma schedule, the initial noise scale and the input
+ * scaling. Each subclass only says how one step moves from sigma to the next.
+ */
+export abstract class EulerFamilyScheduler implements Scheduler {
+  abstract readonly name: 'euler' | 'euler_a';
+  abstract readonly stochastic: boolean;
   private readonly training: TrainingSchedule;
-  private schedule: SigmaSchedule = { timesteps: new Float32Array(0), sigmas: new Float64Array(1) };
+  protected schedule: SigmaSchedule = { timesteps: new Float32Array(0), sigmas: new Float64Array(1) };
   private noiseSigma = 1;
 
-  constructor(private readonly config: SchedulerConfig) {
+  constructor(protected readonly config: SchedulerConfig) {
     this.training = trainingSchedule(config);
   }
 
@@ -103,6 +107,13 @@ export class EulerScheduler implements Scheduler {
     checkStepIndex(this.name, this.timesteps.length, stepIndex);
     return scaleBySigma(sample, this.schedule.sigmas[stepIndex]);
   }
+
+  abstract step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): Float32Array;
+}
+
+export class EulerScheduler extends EulerFamilyScheduler {
+  readonly name = 'euler' as const;
+  readonly stochastic = false;
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array {
     checkStepArgs(this.name, this.timesteps.length, stepIndex, modelOutput, sample);

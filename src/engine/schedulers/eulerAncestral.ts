@@ -3,52 +3,13 @@
  * goes deterministically down to sigma_down, then adds fresh noise of size sigma_up, such that
  * sigma_down^2 + sigma_up^2 = sigmaNext^2 (eta = 1). Same sigma schedule as Euler.
  */
-import type { SchedulerConfig } from './config';
-import { eulerInitNoiseSigma, eulerSigmaSchedule, predictOriginalVE, scaleBySigma, type SigmaSchedule } from './euler';
-import {
-  checkStepArgs,
-  checkStepCount,
-  checkStepIndex,
-  drawNoise,
-  maxInferenceSteps,
-  trainingSchedule,
-  type TrainingSchedule,
-} from './schedule';
-import type { NoiseSource, Scheduler } from './types';
+import { EulerFamilyScheduler, predictOriginalVE } from './euler';
+import { checkStepArgs, drawNoise } from './schedule';
+import type { NoiseSource } from './types';
 
-export class EulerAncestralScheduler implements Scheduler {
+export class EulerAncestralScheduler extends EulerFamilyScheduler {
   readonly name = 'euler_a' as const;
   readonly stochastic = true;
-  private readonly training: TrainingSchedule;
-  private schedule: SigmaSchedule = { timesteps: new Float32Array(0), sigmas: new Float64Array(1) };
-  private noiseSigma = 1;
-
-  constructor(private readonly config: SchedulerConfig) {
-    this.training = trainingSchedule(config);
-  }
-
-  get timesteps(): Float32Array {
-    return this.schedule.timesteps;
-  }
-
-  get sigmas(): Float64Array {
-    return this.schedule.sigmas;
-  }
-
-  get initNoiseSigma(): number {
-    return this.noiseSigma;
-  }
-
-  setTimesteps(steps: number): void {
-    checkStepCount(this.name, steps, maxInferenceSteps(this.config));
-    this.schedule = eulerSigmaSchedule(this.config, this.training, steps);
-    this.noiseSigma = eulerInitNoiseSigma(this.config, this.schedule.sigmas);
-  }
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex(this.name, this.timesteps.length, stepIndex);
-    return scaleBySigma(sample, this.schedule.sigmas[stepIndex]);
-  }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): Float32Array {
     checkStepArgs(this.name, this.timesteps.length, stepIndex, modelOutput, sample);
