@@ -36,12 +36,12 @@ function unetFolder(o: SpeedOptions): string {
 
 /** The model folder of e-f: --model, else the embedded model, else its random-weights stand-in. */
 function modelFolder(o: SpeedOptions): string {
-  const candidates = o.model ? [o.model] : ['models/glyph-sd', '/tmp/glyph-random'];
+  const candidates = o.model ? [o.model] : ['models/glyph-sd'];
   for (const c of candidates) if (existsSync(join(c, 'model_index.json')) && existsSync(join(c, 'unet', 'model.onnx'))) return resolve(c);
   throw new BenchError(
     o.model
       ? `${resolve(o.model)} is not a model folder (no model_index.json or unet/model.onnx); pass a folder in the diffusers ONNX layout.`
-      : 'no model for e-f: neither models/glyph-sd nor /tmp/glyph-random exists; pass --model DIR or leave e-f out with --only a,b,c,d.',
+      : 'no model for e-f: models/glyph-sd does not exist; pass --model DIR or leave e-f out with --only a,b,c,d.',
   );
 }
 

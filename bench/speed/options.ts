@@ -10,7 +10,7 @@ export type Measurement = (typeof MEASUREMENTS)[number];
 export interface SpeedOptions {
   /** UNet-only folder for a-d (`<dir>/unet/model.onnx`) */
   sd15?: string;
-  /** model folder for e-f; undefined: models/glyph-sd, else /tmp/glyph-random */
+  /** model folder for e-f; undefined: models/glyph-sd */
   model?: string;
   /** timed UNet steps per repetition and configuration (a-d) */
   steps: number;
@@ -53,7 +53,7 @@ export const USAGE = `usage: npm run bench:speed -- [--sd15 DIR] [--model DIR] [
        [--images N] [--size PX] [--budget MIN] [--threads N] [--cache-dir DIR] [--doc FILE | --no-doc] [--json FILE]
        [--only a,b,c,d,e,f] [--quick]
   a-d run on --sd15 DIR (a UNet-only folder: python3 models/recipe/recipe.py sd15-random --out DIR)
-  e-f run on --model DIR (default models/glyph-sd, else /tmp/glyph-random)`;
+  e-f run on --model DIR (default models/glyph-sd)`;
 
 export class UsageError extends Error {}
 

@@ -12,6 +12,7 @@ import type { GraphBenchResult } from '../../bench/speed/graph-bench';
 import type { MachineInfo } from '../../bench/speed/machine';
 import { parseSpeedArgs, UsageError } from '../../bench/speed/options';
 import type { LoraSwitchReport, Opened } from '../../bench/speed/protocol';
+import { testModelDir } from '../pipeline/helpers';
 import { buildRows, docBlockOf, isSd15Scale, resultsMarkdown, type SpeedResults, textTable, updateDoc } from '../../bench/speed/report';
 import { fitPlan, interleavedOrder, median, pairedComparison, relativeSpread } from '../../bench/speed/stats';
 
@@ -205,10 +206,8 @@ describe('report', () => {
   });
 });
 
-/** The test model of the pipeline tests (see test/pipeline/helpers.ts). */
-const MODEL = [process.env.CHORD_TEST_MODEL, 'models/glyph-sd', '/tmp/glyph-random']
-  .filter((c): c is string => !!c)
-  .find((c) => existsSync(join(c, 'unet', 'model.onnx')));
+/** The test model of the pipeline tests. */
+const MODEL = testModelDir();
 
 describe('the benchmark command', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'chord-speed-test-'));
@@ -225,8 +224,8 @@ describe('the benchmark command', () => {
     expect(e?.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it.skipIf(!MODEL)('runs a, d and e end to end on a small model', async () => {
-    const model = resolve(MODEL as string);
+  it('runs a, d and e end to end on a small model', async () => {
+    const model = MODEL;
     const doc = join(tmp, 'performance.md');
     const json = join(tmp, 'speed.json');
     const args = ['--quick', '--reps', '1', '--image-steps', '2', '--images', '1', '--only', 'a,d,e'];

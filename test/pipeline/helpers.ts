@@ -6,13 +6,13 @@ import type { LoraTarget } from '../../src/engine/lora/types';
 import { writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
 
 /**
- * The model the end-to-end tests run: $CHORD_TEST_MODEL, else the demo model models/glyph-sd when
- * it is there, else the random-weights copy of it in /tmp/glyph-random. undefined: tests skip.
+ * The model the end-to-end tests run: $CHORD_TEST_MODEL, else the committed demo model
+ * models/glyph-sd. It must be there: a missing model fails the tests instead of skipping them.
  */
-export function testModelDir(): string | undefined {
-  const candidates = [process.env.CHORD_TEST_MODEL, 'models/glyph-sd', '/tmp/glyph-random'].filter((c): c is string => !!c);
-  for (const c of candidates) if (existsSync(join(c, 'unet', 'model.onnx'))) return resolve(c);
-  return undefined;
+export function testModelDir(): string {
+  const dir = resolve(process.env.CHORD_TEST_MODEL ?? 'models/glyph-sd');
+  if (!existsSync(join(dir, 'unet', 'model.onnx'))) throw new Error(`test model missing: ${dir}/unet/model.onnx`);
+  return dir;
 }
 
 /** The real SD 1.5 folder layout (configs and tokenizer only). */

@@ -81,7 +81,7 @@ describe('model folder checks', () => {
     expect(e.message).toMatch(/^chord-model-\w+\/unet\/model\.onnx cannot be loaded: /);
   });
 
-  it.skipIf(!MODEL)('reads the test model sizes', async () => {
+  it('reads the test model sizes', async () => {
     const f = await inspectModelFolder(MODEL as string);
     expect(f).toMatchObject({ downscale: 4, latentChannels: 4, defaultWidth: 64, defaultHeight: 64, sizeMultiple: 16, name: 'glyph-sd' });
   });

@@ -27,7 +27,7 @@ function hostThreadCpuMs(): number | undefined {
   }
 }
 
-describe.skipIf(!MODEL)('engine worker', () => {
+describe('engine worker', () => {
   const tmp = makeTmpDir('chord-worker-');
   const notices: EngineNotice[] = [];
   const engine = new EngineWorker({ cacheDir: join(tmp.dir, 'cache'), onNotice: (n) => notices.push(n) });
