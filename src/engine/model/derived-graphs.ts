@@ -6,8 +6,8 @@
  *   - lora: every targetable layer given a run-time LoRA branch (onnx/branches.ts). Its targets
  *     are stored beside it, so mapping a LoRA file never needs the large graph in memory again.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ChordError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import type { LoraTarget, ModelPart } from '../lora/types';
@@ -37,6 +37,21 @@ async function isFile(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isFile(), () => false);
 }
 
+/**
+ * Size and modification time of the files beside the graph (external weights such as SD 1.5's
+ * `weights.pb`): hashing only model.onnx would let a re-exported model with new external weights
+ * reuse a stale derived graph, and hashing gigabytes of weights at every start is too slow.
+ */
+async function externalDataStamp(source: string): Promise<string> {
+  const dir = dirname(source);
+  const names = (await readdir(dir)).filter((n) => n !== basename(source) && !n.startsWith('.') && !/\.(json|txt|md)$/i.test(n)).sort();
+  const stamps = await Promise.all(names.map(async (n) => {
+    const s = await stat(join(dir, n));
+    return s.isFile() ? `${n}:${s.size}:${Math.round(s.mtimeMs)}` : '';
+  }));
+  return stamps.filter(Boolean).join('|');
+}
+
 export function variantName(v: GraphVariant): string {
   return [v.float32 ? 'fp32' : '', v.lora ? 'lora' : ''].filter(Boolean).join('-');
 }
@@ -47,7 +62,7 @@ export function variantName(v: GraphVariant): string {
  */
 export async function derivedGraph(source: string, part: GraphName, variant: GraphVariant, cacheDir: string, hashes?: HashCache): Promise<DerivedGraph> {
   const version = [variant.float32 ? UPCAST_VERSION : '', variant.lora ? LORA_REWRITE_VERSION : ''].filter(Boolean).join('+');
-  const key = rewriteCacheKey(await hashFile(source, hashes), version);
+  const key = rewriteCacheKey(`${await hashFile(source, hashes)}|${await externalDataStamp(source)}`, version);
   const dir = join(cacheDir, 'graphs', `${part}-${variantName(variant)}-${key}`);
   const path = join(dir, 'model.onnx');
   const targetsPath = join(dir, TARGETS_FILE);

@@ -1,0 +1,23 @@
+import { cpSync, utimesSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { derivedGraph } from '../../src/engine/model/derived-graphs';
+import { makeTmpDir } from './helpers';
+
+describe('derived graph cache', () => {
+  const tmp = makeTmpDir('chord-derived-');
+  afterAll(tmp.cleanup);
+
+  it('is keyed by the external weights too, not only model.onnx', async () => {
+    const model = join(tmp.dir, 'unet');
+    cpSync(resolve('test/fixtures/onnx/external'), model, { recursive: true });
+    const cache = join(tmp.dir, 'cache');
+    const first = await derivedGraph(join(model, 'model.onnx'), 'unet', { float32: false, lora: true }, cache);
+    const again = await derivedGraph(join(model, 'model.onnx'), 'unet', { float32: false, lora: true }, cache);
+    expect(again.path).toBe(first.path);
+    // same model.onnx, re-exported weights: a new cache entry, never the stale one
+    utimesSync(join(model, 'weights.pb'), new Date(), new Date(Date.now() + 60_000));
+    const after = await derivedGraph(join(model, 'model.onnx'), 'unet', { float32: false, lora: true }, cache);
+    expect(after.path).not.toBe(first.path);
+  });
+});
