@@ -2,6 +2,7 @@
  * Results -> rows with pass/fail against the targets -> a console table and the block of
  * docs/performance.md that holds them. Pure functions of the measured numbers.
  */
+import { relative } from 'node:path';
 import type { GraphBenchResult } from './graph-bench';
 import type { ImageRun } from './image-bench';
 import type { MachineInfo } from './machine';
@@ -231,13 +232,13 @@ export function resultsMarkdown(r: SpeedResults, rows: readonly Row[]): string {
   const s = r.settings;
   if (unet) {
     lines.push(
-      `a–d: \`${r.sd15Dir}\`, latents ${unet.latent.join('×')} (${s.size}×${s.size} px), CFG batch 2, context 77×${unet.contextWidth}, ` +
+      `a–d: \`${r.sd15Dir && (relative(process.cwd(), r.sd15Dir) || '.')}\`, latents ${unet.latent.join('×')} (${s.size}×${s.size} px), CFG batch 2, context 77×${unet.contextWidth}, ` +
         `${formatBytes(unet.weightBytes)} of weights; ${s.reps} repetitions × ${s.steps} timed step${s.steps === 1 ? '' : 's'} per configuration after one untimed step, ` +
         'configurations interleaved (order reversed every other repetition).',
     );
   }
   if (r.images && r.images.length > 0) {
-    lines.push(`e–f: \`${r.modelDir}\`, ${r.images.length} fresh processes, each: first image, then ${s.imagesPerProcess} more.`);
+    lines.push(`e–f: \`${r.modelDir && (relative(process.cwd(), r.modelDir) || '.')}\`, ${r.images.length} fresh processes, each: first image, then ${s.imagesPerProcess} more.`);
   }
   lines.push('', markdownTable(rows, docBlockOf(r) === 'smoke'), '');
   const notes: string[] = [];
