@@ -5,6 +5,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { encodeModel, type ModelProto } from '../../src/engine/onnx/proto';
 import { readModel } from '../../src/engine/onnx/io';
 import { floatArrayToHalf } from '../../src/engine/half';
+import { NoiseGenerator } from '../../src/engine/schedulers/noise';
 import type { LoraTarget } from '../../src/engine/lora/types';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/onnx', import.meta.url));
@@ -17,16 +18,10 @@ export async function loadFixture(name: string): Promise<ModelProto> {
   return readModel(fixture(name));
 }
 
-/** mulberry32: small, seeded, good enough for test data */
+/** Seeded uniform [0, 1) test data, from the engine's own generator. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new NoiseGenerator(seed);
+  return () => g.nextUniform();
 }
 
 /** Uniform values in [-scale, scale). */
