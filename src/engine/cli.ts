@@ -217,7 +217,11 @@ async function loraInspect(file: string, o: { json?: boolean }, io: CliIo): Prom
   io.out(`format: ${i.format}; modules: ${i.modules.total} (unet ${i.modules.unet}, text encoder ${i.modules.text_encoder}); ${algorithms}`);
   io.out(`rank: ${rank}`);
   if (i.triggerWords.length > 0) io.out(`trigger words: ${i.triggerWords.join(', ')}`);
-  if (i.hashes) io.out(`sha256: ${i.hashes.sha256}`);
+  if (i.hashes) {
+    io.out(`sha256: ${i.hashes.sha256}`);
+    io.out(`addnet: ${i.hashes.addnet}`);
+    io.out(`A1111 "Lora hashes": ${i.hashes.a1111}`);
+  }
   for (const w of i.warnings) io.out(`warning: ${oneLine(w)}`);
   return 0;
 }

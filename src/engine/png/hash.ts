@@ -15,7 +15,11 @@ import { ChordError } from '../errors';
  */
 export type HashCache = Map<string, string>;
 
-async function fileKey(path: string): Promise<string> {
+/**
+ * The memo key of one file: absolute path + size + mtime. Throws FILE_NOT_FOUND for a missing file
+ * or a folder. Other memoised digests of a file (e.g. lora/hash.ts) extend this key.
+ */
+export async function fileKey(path: string): Promise<string> {
   let info;
   try {
     info = await stat(path);
