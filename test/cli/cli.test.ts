@@ -3,10 +3,12 @@
  * (bin/chord.js) for generation, exit codes, one-line errors and Ctrl-C.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLoraSpec, runCli } from '../../src/engine/cli';
+import { readImageInfo } from '../../src/engine/png/image';
 import { makeTmpDir, SD15_LAYOUT, testModelDir } from '../pipeline/helpers';
 
 const MODEL = testModelDir();
@@ -116,6 +118,34 @@ describe('chord (as a process)', () => {
     // only the finished images, no temp files
     expect(readdirSync(outdir)).toEqual(['00000-5.png', '00001-6.png']);
     expect(readFileSync(summary.files[0]).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('generate with a LoRA writes A1111\'s short hash in "Lora hashes", the one lora inspect shows', async () => {
+    const glyph = resolve('models/glyph-sd');
+    const lora = join(glyph, 'loras', 'zorb.safetensors');
+    const out = join(tmp.dir, 'lora-hash.png');
+    const r = await chord(['generate', 'zorb', '--model', glyph, '--steps', '1', '--seed', '3', '--lora', `${lora}:0.8`, '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+
+    // computed here from the bytes: the file claims no sshs_model_hash, so A1111 shows the addnet
+    // hash (sha256 of everything after the 8 + N header bytes), first 12 hex
+    const bytes = readFileSync(lora);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    expect(bytes.subarray(8, 8 + headerLength).toString('utf8')).not.toContain('sshs_model_hash');
+    const addnet = createHash('sha256').update(bytes.subarray(8 + headerLength)).digest('hex').slice(0, 12);
+    const whole = createHash('sha256').update(bytes).digest('hex');
+    expect(addnet).not.toBe(whole.slice(0, 12));
+
+    const info = await readImageInfo(out);
+    expect(info.a1111?.loraHashes).toEqual([{ name: 'zorb', hash: addnet }]);
+    expect(info.parameters).not.toContain(whole.slice(0, 12));
+    expect(info.chord?.loras).toEqual([{ name: 'zorb', fileHash: whole, a1111Hash: addnet, weight: 0.8 }]);
+    expect((await cli('lora', 'inspect', lora)).out).toContain(`A1111 "Lora hashes": ${addnet}`);
+    // remembered by path, size and mtime across runs, next to the whole-file hash
+    const memo = JSON.parse(readFileSync(join(tmp.dir, 'cache', 'hashes.json'), 'utf8')) as Record<string, string>;
+    const entries = Object.entries(memo).filter(([k]) => k.startsWith(`${lora}\0`));
+    expect(entries.map(([k, v]) => [k.endsWith('\0a1111'), v]).sort()).toEqual([[false, whole], [true, addnet]]);
   });
 
   it('a failed save leaves nothing behind', async () => {

@@ -2,6 +2,7 @@
  * End to end on the test model (see helpers.testModelDir): prompt -> PNG, determinism, progress,
  * cancellation, run-time LoRA against fused weights. Small sizes and few steps keep it fast.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,7 +100,12 @@ describe('txt2img end to end', () => {
     const none = await engine.generate({ ...base, seed: 9, output: { file: join(tmp.dir, 'none.png') } });
     expect((await px(none.images[0].file)).equals(await px(plain.images[0].file))).toBe(true);
     expect(on.loras).toEqual([{ name: 'test-lora', path: loraFile, weight: 1, summary: 'matched 38 of 38 modules (unet 36/36, text_encoder 2/2)' }]);
-    expect((await readImageInfo(on.images[0].file)).chord?.loras).toEqual([{ name: 'test-lora', fileHash: expect.stringMatching(/^[0-9a-f]{64}$/), weight: 1 }]);
+    const loraBytes = readFileSync(loraFile);
+    const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    const addnet = sha256(loraBytes.subarray(8 + Number(loraBytes.readBigUInt64LE(0)))).slice(0, 12);
+    const onInfo = await readImageInfo(on.images[0].file);
+    expect(onInfo.chord?.loras).toEqual([{ name: 'test-lora', fileHash: sha256(loraBytes), a1111Hash: addnet, weight: 1 }]);
+    expect(onInfo.a1111?.loraHashes).toEqual([{ name: 'test-lora', hash: addnet }]);
 
     // one UNet and text-encoder pass against the same LoRA baked into the weights
     const runtime = await openModel(model, { provider: 'cpu', cacheDir });

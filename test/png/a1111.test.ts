@@ -30,7 +30,7 @@ describe('formatA1111Parameters', () => {
       'a castle on a hill, golden hour <lora:castleStyle:0.8> <lora:knight:1>\n' +
         'Negative prompt: blurry, lowres\n' +
         'Steps: 20, Sampler: Euler a, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 512x512, ' +
-        'Model hash: 1a2b3c4d5e, Model: dreamshaper-8, Lora hashes: "castleStyle: abcdef123456, knight: 0123456789ab", ' +
+        'Model hash: 1a2b3c4d5e, Model: dreamshaper-8, Lora hashes: "castleStyle: 5e1f00c0ffee, knight: 7d2b11aa0042", ' +
         'Version: chord 0.1.0',
     );
   });
@@ -52,7 +52,19 @@ describe('formatA1111Parameters', () => {
     record.loras[0].name = 'odd:name,1';
     const text = formatA1111Parameters(record, { loraTags: false });
     expect(text).toContain('Model: "my:model, v2"');
-    expect(text).toContain('Lora hashes: "oddname1: abcdef123456, knight: 0123456789ab"');
+    expect(text).toContain('Lora hashes: "oddname1: 5e1f00c0ffee, knight: 7d2b11aa0042"');
+  });
+
+  it('writes "Lora hashes" from a1111Hash only, never from the whole-file hash', () => {
+    // a record of Chord 0.1.0 has no a1111Hash: that LoRA is left out, as A1111 does without a short hash
+    const record = sampleRecord();
+    delete record.loras[0].a1111Hash;
+    const text = formatA1111Parameters(record);
+    expect(text).toContain('Lora hashes: "knight: 7d2b11aa0042"');
+    expect(text).not.toContain(record.loras[0].fileHash.slice(0, 12));
+    expect(text.split('\n')[0]).toContain('<lora:castleStyle:0.8>');
+    for (const l of record.loras) delete l.a1111Hash;
+    expect(formatA1111Parameters(record)).not.toContain('Lora hashes');
   });
 
   it('does not repeat a LoRA tag the prompt already has', () => {
@@ -131,7 +143,7 @@ describe('parseA1111Parameters', () => {
     expect(p.negativePrompt).toBe(record.negativePrompt);
     expect(p).toMatchObject({ steps: 20, sampler: 'Euler a', scheduleType: 'Karras', cfgScale: 7, seed: 1234, width: 640, height: 384 });
     expect(p.modelHash).toBe(record.model.hash.slice(0, 10));
-    expect(p.loraHashes.map((l) => l.hash)).toEqual(record.loras.map((l) => l.fileHash.slice(0, 12)));
+    expect(p.loraHashes.map((l) => l.hash)).toEqual(record.loras.map((l) => l.a1111Hash));
     expect(p.loraTags).toEqual([{ name: 'castleStyle', weight: 0.8 }, { name: 'knight', weight: 1 }]);
     expect(p.version).toBe('chord 0.1.0');
   });

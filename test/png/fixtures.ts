@@ -2,6 +2,9 @@ import type { ChordImageRecord } from '../../src/engine/png/record';
 
 export const HASH_A = 'abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890';
 export const HASH_B = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+/** A1111 short hashes (addnet), deliberately unlike the prefixes of HASH_A / HASH_B */
+export const A1111_A = '5e1f00c0ffee';
+export const A1111_B = '7d2b11aa0042';
 export const MODEL_HASH = '1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d1a2b';
 
 /** A complete record; tests override what they need. */
@@ -13,10 +16,11 @@ export function sampleRecord(overrides: Partial<ChordImageRecord> = {}): ChordIm
     negativePrompt: 'blurry, lowres',
     model: { name: 'dreamshaper-8', hash: MODEL_HASH },
     loras: [
-      { name: 'castleStyle', fileHash: HASH_A, weight: 0.8, category: 'style' },
+      { name: 'castleStyle', fileHash: HASH_A, a1111Hash: A1111_A, weight: 0.8, category: 'style' },
       {
         name: 'knight',
         fileHash: HASH_B,
+        a1111Hash: A1111_B,
         weight: 1,
         category: 'character',
         region: { box: [0, 0.25, 0.5, 1], prompt: 'a knight in armour', negativePrompt: '' },

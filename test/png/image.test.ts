@@ -134,6 +134,29 @@ describe('unreadable images', () => {
     await expectPngError(new Uint8Array(0), /not a PNG image/);
   });
 
+  it('reads a record of Chord 0.1.0, whose LoRAs have no a1111Hash', async () => {
+    const old = sampleRecord();
+    for (const l of old.loras) delete l.a1111Hash;
+    // as Chord 0.1.0 wrote it: the whole-file hash prefix in "Lora hashes"
+    const parameters = 'a castle\nSteps: 20, Sampler: Euler a, Seed: 1234, Lora hashes: "castleStyle: abcdef123456, knight: 0123456789ab"';
+    const info = await readImageInfo(await pngWith([pngText.encode('parameters', parameters), encodeITXt('chord', JSON.stringify(old))]));
+    expect(info.chord).toEqual(old);
+    expect(info.chord?.loras.every((l) => l.a1111Hash === undefined)).toBe(true);
+    expect(info.a1111?.loraHashes).toEqual([
+      { name: 'castleStyle', hash: 'abcdef123456' },
+      { name: 'knight', hash: '0123456789ab' },
+    ]);
+  });
+
+  it('rejects an a1111Hash that is not 12 lower-case hex digits', async () => {
+    for (const bad of [sampleRecord().loras[0].fileHash, 'ABCDEF123456', '5e1f00c0ffe']) {
+      const record = sampleRecord();
+      record.loras[1].a1111Hash = bad;
+      await expect(encodeImage(gradient(W, H), W, H, record)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('loras.1.a1111Hash') });
+      await expectPngError(await pngWith([encodeITXt('chord', JSON.stringify(record))]), /loras\.1\.a1111Hash/);
+    }
+  });
+
   it('rejects a chord record that is not JSON, not a record, or from a newer Chord', async () => {
     await expectPngError(await pngWith([encodeITXt('chord', '{"version": 1,')]), /Chord settings are not valid JSON/);
     const bad = { ...sampleRecord(), seed: -5 };

@@ -171,7 +171,7 @@ export class Engine {
       const record = imageRecord(
         imageSettings,
         { name: model.folder.name, hash },
-        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, weight: weights[k] })),
+        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: weights[k] })),
         method,
         b,
       );

@@ -8,11 +8,11 @@
  * LoRAs only changes inputs; no session is created again.
  */
 import { ChordError } from '../errors';
+import { loraFileHashes } from '../lora/hash';
 import { mapLoraToTargets } from '../lora/mapping';
 import { locateLora, readLoraFile } from '../lora/parse';
 import type { LoraModule, LoraTarget, ModelPart } from '../lora/types';
 import type { HashCache } from '../png/hash';
-import { hashFile } from '../png/hash';
 import { loadSchedulerConfig, type SchedulerConfig } from '../schedulers';
 import type { FloatTensor, IntTensor } from '../tensor';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
@@ -41,6 +41,8 @@ export interface LoadedLora {
   name: string;
   /** sha256 of the file */
   fileHash: string;
+  /** what A1111 writes for this file in "Lora hashes" (lora/hash.ts a1111ShortHash), 12 hex */
+  a1111Hash: string;
   modules: LoraModule[];
   /** one line, e.g. "matched 120 of 192 modules (unet 100/160, text_encoder 20/32)" */
   summary: string;
@@ -188,13 +190,13 @@ export class Model {
    */
   private async loadLora(path: string, targets: readonly LoraTarget[]): Promise<LoadedLora> {
     const loc = await locateLora(path);
-    const fileHash = await hashFile(loc.file, this.options.hashes);
+    const { sha256: fileHash, a1111: a1111Hash } = await loraFileHashes(loc.file, this.options.hashes);
     const base = path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? path;
     const name = base.replace(/\.safetensors$/i, '');
     const known = this.loraMemo.get(fileHash);
     if (known) return { ...known, path, name };
     const mapped = mapLoraToTargets(await readLoraFile(path), targets);
-    const loaded: LoadedLora = { path, name, fileHash, modules: mapped.modules, summary: mapped.report.summary, skippedModules: mapped.deltas.length };
+    const loaded: LoadedLora = { path, name, fileHash, a1111Hash, modules: mapped.modules, summary: mapped.report.summary, skippedModules: mapped.deltas.length };
     this.loraMemo.set(fileHash, loaded);
     // a few LoRAs of a typical stack; older ones are read again if used again
     if (this.loraMemo.size > LORA_MEMO_SIZE) this.loraMemo.delete(this.loraMemo.keys().next().value as string);

@@ -12,6 +12,8 @@ export const ENGINE_VERSION = '0.1.0';
 export interface RecordLora {
   name: string;
   fileHash: string;
+  /** A1111's short hash of the file (lora/hash.ts a1111ShortHash) */
+  a1111Hash: string;
   weight: number;
 }
 
@@ -29,7 +31,7 @@ export function imageRecord(
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
     model,
-    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, weight: l.weight })),
+    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight })),
     method: method.name,
     methodOptions: { ...method.options },
     ordering: { rule: 'as-listed', order: loras.map((_, i) => i) },

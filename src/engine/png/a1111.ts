@@ -95,7 +95,12 @@ export function formatA1111Parameters(record: ChordImageRecord, options: A1111Fo
     if (tags.length > 0) prompt = [prompt, ...tags].filter((s) => s !== '').join(' ');
   }
 
-  const loraHashes = record.loras.map((l) => `${loraAlias(l.name)}: ${l.fileHash.slice(0, 12)}`).join(', ');
+  // A1111's short hash (sshs_model_hash or addnet hash), never the whole-file sha256. An older
+  // record without one leaves the LoRA out, as A1111 does for a LoRA without a short hash.
+  const loraHashes = record.loras
+    .filter((l) => l.a1111Hash !== undefined)
+    .map((l) => `${loraAlias(l.name)}: ${l.a1111Hash}`)
+    .join(', ');
   const params: [string, string | number | undefined][] = [
     ['Steps', record.steps],
     ['Sampler', a1111SamplerName(record.sampler)],

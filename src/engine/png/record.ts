@@ -25,8 +25,14 @@ export interface ChordRegionRecord {
 export interface ChordLoraRecord {
   /** display name (file name without extension unless the user renamed it) */
   name: string;
-  /** sha256 of the LoRA file, 64 lower-case hex (A1111's "Lora hashes" shows the first 12) */
+  /** sha256 of the whole LoRA file, 64 lower-case hex */
   fileHash: string;
+  /**
+   * what A1111 writes for this LoRA in "Lora hashes": the file's `sshs_model_hash` or the sha256
+   * of its data after the header, first 12 lower-case hex (lora/hash.ts a1111ShortHash). Absent in
+   * records written before the field existed (Chord 0.1.0).
+   */
+  a1111Hash?: string;
   /** user weight (the file's alpha/rank scale is applied on top) */
   weight: number;
   category?: LoraCategory;
@@ -87,6 +93,7 @@ const RegionSchema = v.pipe(
 const LoraSchema = v.object({
   name: v.pipe(v.string(), v.minLength(1)),
   fileHash: sha256Hex,
+  a1111Hash: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{12}$/, 'must be 12 lower-case hex digits'))),
   weight: finiteNumber,
   category: v.optional(v.picklist(['character', 'clothing', 'style', 'background', 'object'])),
   region: v.optional(RegionSchema),
