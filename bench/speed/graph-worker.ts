@@ -5,14 +5,14 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { env, InferenceSession, Tensor } from 'onnxruntime-node';
+import { env, InferenceSession, type Tensor } from 'onnxruntime-node';
 import { isChordError } from '../../src/engine/errors';
 import { derivedGraph } from '../../src/engine/model/derived-graphs';
 import { branchInputs, LoraStack } from '../../src/engine/model/lora-stack';
-import { type Feed, ModelSession } from '../../src/engine/model/session';
+import { type Feed, feedTensor, ModelSession } from '../../src/engine/model/session';
 import { median } from './stats';
 import type { Costs, GraphConfig, GraphReply, GraphRequest, Memory, OpenRequest } from './protocol';
-import { baseFeeds, CFG_BATCH, EngineSteps, LATENT_DOWNSCALE, ortTensor, randomLoras, unetShapes } from './unet-feeds';
+import { baseFeeds, CFG_BATCH, EngineSteps, LATENT_DOWNSCALE, randomLoras, unetShapes } from './unet-feeds';
 
 const SEED = 1234;
 
@@ -84,7 +84,7 @@ async function open(req: OpenRequest): Promise<State> {
   };
   const bareTensors = (feeds: Record<string, Feed>): Record<string, Tensor> => {
     const out: Record<string, Tensor> = {};
-    for (const [name, feed] of Object.entries(feeds)) out[name] = ortTensor(feed, info(name));
+    for (const [name, feed] of Object.entries(feeds)) out[name] = feedTensor(feed, info(name), session.label);
     return out;
   };
   const output = session.outputNames[0];
@@ -109,7 +109,7 @@ async function open(req: OpenRequest): Promise<State> {
     // A: the LoRAs in order; B: the same LoRAs in another order, i.e. other down/up arrays
     const stackA = new LoraStack('unet', found, loras);
     const stackB = new LoraStack('unet', found, [...loras.slice(1), loras[0]]);
-    rank = stackA.rank;
+    rank = stackA.totalRank;
     const weightsA = loras.map((_, k) => 0.6 + 0.1 * k);
     const weightsB = loras.map((_, k) => (k === 0 ? 1 : 0));
     steppers.rank0 = bare(bareTensors({ ...base, ...new LoraStack('unet', found, []).feeds([], CFG_BATCH) }));
@@ -133,7 +133,7 @@ async function open(req: OpenRequest): Promise<State> {
       for (let r = 0; r < feedReps; r++) {
         const t0 = performance.now();
         const feeds = (r % 2 === 0 ? stackB : stackA).feeds(r % 2 === 0 ? weightsB : weightsA, CFG_BATCH);
-        for (const feed of Object.values(feeds)) new Tensor('float32', feed.data as Float32Array, [...feed.dims]);
+        for (const [name, feed] of Object.entries(feeds)) feedTensor(feed, info(name), session.label);
         feedTimes.push(performance.now() - t0);
       }
       const stackTimes: number[] = [];

@@ -5,13 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tensor } from 'onnxruntime-node';
 import type { LoraModule } from '../../src/engine/lora/types';
 import type { BranchInput, LoraForPart } from '../../src/engine/model/lora-stack';
 import type { Feed, InputInfo, ModelSession } from '../../src/engine/model/session';
 import { guide } from '../../src/engine/pipeline/guidance';
 import { createScheduler, NoiseGenerator, SD15_SCHEDULER_CONFIG, type NoiseSource, type Scheduler } from '../../src/engine/schedulers';
-import { batchItem, repeat, toHalf, type FloatTensor } from '../../src/engine/tensor';
+import { batchItem, repeat, type FloatTensor } from '../../src/engine/tensor';
 
 /** CFG: every UNet pass runs uncond and cond together. */
 export const CFG_BATCH = 2;
@@ -104,21 +103,6 @@ export function timestepFeed(info: InputInfo | undefined, batch: number, timeste
   const count = scalar || (info?.shape.length === 1 && info.shape[0] === 1) ? 1 : batch;
   const isInt = info?.type === 'int64' || info?.type === 'int32';
   return { data: isInt ? new Int32Array(count).fill(Math.round(timestep)) : new Float32Array(count).fill(timestep), dims: scalar ? [] : [count] };
-}
-
-/** An ONNX Runtime tensor for a graph input, made once for the bare loop (as session.ts would). */
-export function ortTensor(feed: Feed, info: InputInfo): Tensor {
-  const dims = [...feed.dims];
-  switch (info.type) {
-    case 'float32':
-      return new Tensor('float32', feed.data instanceof Float32Array ? feed.data : Float32Array.from(feed.data), dims);
-    case 'float16':
-      return new Tensor('float16', toHalf(Float32Array.from(feed.data)), dims);
-    case 'int32':
-      return new Tensor('int32', Int32Array.from(feed.data), dims);
-    case 'int64':
-      return new Tensor('int64', BigInt64Array.from(feed.data, (v) => BigInt(Math.round(v))), dims);
-  }
 }
 
 /** Latents, timestep and context of one CFG batch, as engine feeds. */

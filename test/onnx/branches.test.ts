@@ -43,20 +43,38 @@ async function runBranched(model: ModelProto, targets: LoraTarget[], part: 'unet
 }
 
 describe('addLoraBranches', () => {
-  it('declares one float gate and down/up inputs per target with a dynamic rank', async () => {
+  it('declares one float gate, and per target down/up with a rank of its own and int32 slots', async () => {
     const { rewritten, targets } = await setup(UNET, 'unet');
     const specs = loraInputSpecs(rewritten);
-    expect(specs[0]).toEqual({ name: LORA_GATE_INPUT, modulePath: '', role: 'gate', elemType: DataType.FLOAT, dims: ['lora_batch', 'lora_rank'] });
-    expect(specs).toHaveLength(1 + 2 * targets.length);
+    expect(specs[0]).toEqual({ name: LORA_GATE_INPUT, modulePath: '', role: 'gate', elemType: DataType.FLOAT, dims: ['lora_batch', 'lora_total_rank'] });
+    expect(specs).toHaveLength(1 + 3 * targets.length);
     const byName = new Map(specs.map((s) => [s.name, s]));
-    const q = `down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k`;
-    expect(byName.get(`lora.down.${q}`)?.dims).toEqual([6, 'lora_rank']);
-    expect(byName.get(`lora.up.${q}`)?.dims).toEqual(['lora_rank', 8]);
-    expect(byName.get('lora.down.down_blocks.0.downsamplers.0.conv')?.dims).toEqual(['lora_rank', 8, 3, 3]);
-    expect(byName.get('lora.up.down_blocks.0.downsamplers.0.conv')?.dims).toEqual([8, 'lora_rank', 1, 1]);
-    expect(byName.get('lora.down.time_embedding.linear_1')?.dims).toEqual([4, 'lora_rank']);
+    const k = `down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k`;
+    const rk = `lora_rank.${k}`;
+    expect(byName.get(`lora.down.${k}`)?.dims).toEqual([6, rk]);
+    expect(byName.get(`lora.up.${k}`)?.dims).toEqual([rk, 8]);
+    expect(byName.get(`lora.slots.${k}`)).toEqual({ name: `lora.slots.${k}`, modulePath: k, role: 'slots', elemType: DataType.INT32, dims: [rk] });
+    const conv = 'down_blocks.0.downsamplers.0.conv';
+    expect(byName.get(`lora.down.${conv}`)?.dims).toEqual([`lora_rank.${conv}`, 8, 3, 3]);
+    expect(byName.get(`lora.up.${conv}`)?.dims).toEqual([8, `lora_rank.${conv}`, 1, 1]);
+    expect(byName.get('lora.down.time_embedding.linear_1')?.dims).toEqual([4, 'lora_rank.time_embedding.linear_1']);
+    // every layer's rank is a dimension of its own
+    expect(new Set(specs.filter((s) => s.role === 'slots').map((s) => s.dims[0])).size).toBe(targets.length);
+    expect(LORA_REWRITE_VERSION).toBe('chord-lora-branches/2');
     expect(metadata(rewritten)['chord.rewrite']).toBe(LORA_REWRITE_VERSION);
     expect(rewrittenTargets(rewritten)).toEqual(targets);
+  });
+
+  it('each branch gathers its gate columns from the one shared gate with one Gather', async () => {
+    for (const [file, part] of [[UNET, 'unet'], [TEXT, 'text_encoder']] as const) {
+      const { rewritten } = await setup(file, part);
+      const nodes = rewritten.graph?.node ?? [];
+      const branches = nodes.filter((n) => n.name?.startsWith('lora/') && n.name.endsWith('/add'));
+      const gathers = nodes.filter((n) => n.opType === 'Gather' && n.input?.[1]?.startsWith('lora.slots.'));
+      expect(gathers).toHaveLength(branches.length);
+      // the gate is shared: cast and reshaped once per layout, never per branch
+      expect(nodes.filter((n) => n.input?.includes(LORA_GATE_INPUT) && n.opType !== 'Gather').length).toBeLessThanOrEqual(3);
+    }
   });
 
   it('is deterministic and leaves the input model untouched', async () => {
@@ -110,7 +128,7 @@ describe('addLoraBranches', () => {
   it('two LoRAs with concatenated ranks equal the sum of their deltas; the gate selects per batch item', async () => {
     const { model, targets, rewritten } = await setup(UNET, 'unet');
     const a = randomLora(targets, 2, 7);
-    // B covers only the attention layers: its missing modules are zero-padded ranks
+    // B covers only the attention layers: the other layers carry A's ranks alone
     const b = randomLora(targets.filter((t) => t.op === 'MatMul'), 3, 8, 0.25);
     const both = await runBranched(rewritten, targets, 'unet', [a, b], [[1, 0.6], [1, 0.6]]);
     const sum = await runModel(fuseDeltas(model, fusedDeltas(targets, [a, b], [1, 0.6])), inputsFor('unet'));
@@ -123,6 +141,65 @@ describe('addLoraBranches', () => {
     const half = split.out_sample.data.length / 2;
     expect(relError(split.out_sample.data.subarray(0, half), onlyA.out_sample.data.subarray(0, half))).toBeLessThan(1e-5);
     expect(relError(split.out_sample.data.subarray(half), onlyB.out_sample.data.subarray(half))).toBeLessThan(1e-5);
+  });
+
+  it('a layer no LoRA touches runs at rank 0 and keeps its exact output', async () => {
+    const { model, targets, rewritten } = await setup(TEXT, 'text_encoder');
+    // only the final projection: the hidden states never pass through a branch with ranks
+    const projection = targets.filter((t) => t.modulePath === 'text_projection');
+    const lora = randomLora(projection, 3, 13);
+    const feeds = branchFeeds(targets, [lora], [[1], [0.5]]);
+    expect(feeds['lora.gate'].dims).toEqual([2, 3]);
+    expect(feeds['lora.slots.text_projection'].dims).toEqual([3]);
+    expect(feeds['lora.down.text_model.encoder.layers.0.mlp.fc1'].dims).toEqual([8, 0]);
+    expect(feeds['lora.slots.text_model.encoder.layers.0.mlp.fc1'].dims).toEqual([0]);
+    const branched = await runModel(rewritten, { ...textFeeds(2), ...feeds });
+    const base = await runModel(model, textFeeds(2));
+    expect(Array.from(branched.last_hidden_state.data)).toEqual(Array.from(base.last_hidden_state.data));
+    expect(relError(base.text_embeds.data, branched.text_embeds.data)).toBeGreaterThan(1e-2);
+  });
+
+  it('LoRAs touching different layer subsets with different ranks equal the fused weights, per batch item too', async () => {
+    const { model, targets, rewritten } = await setup(UNET, 'unet');
+    const convs = randomLora(targets.filter((t) => t.op === 'Conv'), 2, 14); // LoCon-style layers only
+    const attention = randomLora(targets.filter((t) => t.op === 'MatMul'), 3, 15, 0.25); // kohya-style
+    const some = randomLora(targets.filter((_, i) => i % 3 === 0), 1, 16, 2); // a mix of both kinds
+    const untouched = targets.filter((t) => !convs.modules.has(t.modulePath) && !attention.modules.has(t.modulePath) && !some.modules.has(t.modulePath));
+    expect(untouched.length).toBeGreaterThan(0);
+    const loras = [convs, attention, some];
+    const weights = [0.7, -0.4, 1.2];
+    const feeds = branchFeeds(targets, loras, [weights, weights]);
+    expect(feeds['lora.gate'].dims).toEqual([2, 6]);
+    for (const t of targets) {
+      const rank = loras.reduce((s, l) => s + (l.modules.has(t.modulePath) ? l.rank : 0), 0);
+      expect(feeds[`lora.slots.${t.modulePath}`].dims, t.modulePath).toEqual([rank]);
+    }
+    const all = await runModel(rewritten, { ...unetFeeds(11), ...feeds });
+    const fused = await runModel(fuseDeltas(model, fusedDeltas(targets, loras, weights)), unetFeeds(11));
+    expect(relError(all.out_sample.data, fused.out_sample.data)).toBeLessThan(1e-5);
+
+    // item 0: the conv LoRA and the mixed one; item 1: the attention LoRA alone
+    const split = await runBranched(rewritten, targets, 'unet', loras, [[0.7, 0, 1.2], [0, -0.4, 0]]);
+    const first = await runModel(fuseDeltas(model, fusedDeltas(targets, [convs, some], [0.7, 1.2])), unetFeeds(11));
+    const second = await runModel(fuseDeltas(model, fusedDeltas(targets, [attention], [-0.4])), unetFeeds(11));
+    const half = split.out_sample.data.length / 2;
+    expect(relError(split.out_sample.data.subarray(0, half), first.out_sample.data.subarray(0, half))).toBeLessThan(1e-5);
+    expect(relError(split.out_sample.data.subarray(half), second.out_sample.data.subarray(half))).toBeLessThan(1e-5);
+  });
+
+  it('the slots decide which gate column each rank reads, whatever the order of the ranks', async () => {
+    const { targets, rewritten } = await setup(UNET, 'unet');
+    const a = randomLora(targets, 2, 17);
+    const b = randomLora(targets.filter((t) => t.op !== 'Gemm'), 3, 18);
+    const gates = [[1, 0.3], [-0.5, 2]];
+    const inOrder = await runModel(rewritten, { ...unetFeeds(11), ...branchFeeds(targets, [a, b], gates) });
+    const reversed = await runModel(rewritten, { ...unetFeeds(11), ...branchFeeds(targets, [a, b], gates, 'float32', { reversed: true }) });
+    expect(relError(reversed.out_sample.data, inOrder.out_sample.data)).toBeLessThan(1e-6);
+    // the same down/up with the slots of the other order read the wrong gate columns
+    const wrong = { ...branchFeeds(targets, [a, b], gates, 'float32', { reversed: true }) };
+    for (const t of targets) wrong[`lora.slots.${t.modulePath}`] = branchFeeds(targets, [a, b], gates)[`lora.slots.${t.modulePath}`];
+    const mixed = await runModel(rewritten, { ...unetFeeds(11), ...wrong });
+    expect(relError(mixed.out_sample.data, inOrder.out_sample.data)).toBeGreaterThan(1e-3);
   });
 
   it('conv branches keep the layer geometry (strided 3x3, 1x1, channel change)', async () => {
@@ -159,7 +236,8 @@ describe('addLoraBranches', () => {
     const rewritten = addLoraBranches(model, targets);
     const specs = loraInputSpecs(rewritten);
     expect(specs[0].elemType).toBe(DataType.FLOAT);
-    expect(specs.slice(1).every((s) => s.elemType === DataType.FLOAT16)).toBe(true);
+    expect(specs.filter((s) => s.role === 'down' || s.role === 'up').every((s) => s.elemType === DataType.FLOAT16)).toBe(true);
+    expect(specs.filter((s) => s.role === 'slots').every((s) => s.elemType === DataType.INT32)).toBe(true);
 
     const zero = await runModel(rewritten, { ...toHalfFeeds(unetFeeds(11)), ...branchFeeds(targets, [], [[], []], 'float16') });
     const original = await runModel(model, toHalfFeeds(unetFeeds(11)));
@@ -169,7 +247,7 @@ describe('addLoraBranches', () => {
     const feeds = { ...toHalfFeeds(unetFeeds(11)), ...branchFeeds(targets, [lora], [[1], [1]], 'float16') };
     const half = await runModel(rewritten, feeds);
     const upcast = upcastToFloat32(rewritten);
-    expect(loraInputSpecs(upcast).every((s) => s.elemType === DataType.FLOAT)).toBe(true);
+    expect(loraInputSpecs(upcast).every((s) => s.elemType === (s.role === 'slots' ? DataType.INT32 : DataType.FLOAT))).toBe(true);
     const full = await runModel(upcast, { ...unetFeeds(11), ...branchFeeds(targets, [lora], [[1], [1]]) });
     expect(relError(half.out_sample.data, full.out_sample.data)).toBeLessThan(2e-2); // fp16 arithmetic
   });

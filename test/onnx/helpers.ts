@@ -175,44 +175,46 @@ export function fusedDeltas(targets: LoraTarget[], loras: TestLora[], weights: n
 }
 
 /**
- * Branch inputs for several LoRAs at once: their ranks concatenated (zeros where a LoRA lacks a
- * module), gate[b] = gates[b][k] x scale_k over LoRA k's ranks.
+ * Branch inputs for several LoRAs at once, in the layout the engine feeds: the gate [batch, R]
+ * gives LoRA k a block of its rank (gates[b][k] x scale_k); each layer carries only the ranks of
+ * the LoRAs that have a module there (rank 0 if none), and its slots name their gate columns.
+ * `reversed` lists a layer's ranks in reverse order (with matching slots): the same branch.
  */
-export function branchFeeds(targets: LoraTarget[], loras: TestLora[], gates: number[][], dtype: 'float32' | 'float16' = 'float32'): Feeds {
+export function branchFeeds(
+  targets: LoraTarget[],
+  loras: TestLora[],
+  gates: number[][],
+  dtype: 'float32' | 'float16' = 'float32',
+  options: { reversed?: boolean } = {},
+): Feeds {
   const R = loras.reduce((s, l) => s + l.rank, 0);
+  const starts = loras.map((_, k) => loras.slice(0, k).reduce((s, l) => s + l.rank, 0));
   const feeds: Feeds = {};
   const gate = new Float32Array(gates.length * R);
-  gates.forEach((g, b) => {
-    let off = 0;
-    loras.forEach((l, k) => {
-      for (let r = 0; r < l.rank; r++) gate[b * R + off + r] = g[k] * l.scale;
-      off += l.rank;
-    });
-  });
+  gates.forEach((g, b) => loras.forEach((l, k) => gate.fill(g[k] * l.scale, b * R + starts[k], b * R + starts[k] + l.rank)));
   feeds['lora.gate'] = f32(gate, [gates.length, R]);
+  const float = (data: Float32Array, dims: number[]) => (dtype === 'float32' ? f32(data, dims) : new Tensor('float16', floatArrayToHalf(data), dims));
   for (const t of targets) {
-    const ks = kernelSize(t);
-    const down = new Float32Array(R * t.inFeatures * ks);
-    const up = new Float32Array(t.outFeatures * R);
-    let off = 0;
-    for (const l of loras) {
-      const m = l.modules.get(t.modulePath);
-      for (let r = 0; m && r < l.rank; r++) {
-        const R0 = off + r;
-        if (t.conv) down.set(m.down.subarray(r * t.inFeatures * ks, (r + 1) * t.inFeatures * ks), R0 * t.inFeatures * ks);
-        else for (let i = 0; i < t.inFeatures; i++) down[i * R + R0] = m.down[r * t.inFeatures + i];
-        for (let o = 0; o < t.outFeatures; o++) {
-          // linear up input is [R, out]; conv up input is [out, R, 1, 1]
-          if (t.conv) up[o * R + R0] = m.up[o * l.rank + r];
-          else up[R0 * t.outFeatures + o] = m.up[o * l.rank + r];
-        }
-      }
-      off += l.rank;
-    }
-    const downDims = t.conv ? [R, t.inFeatures, ...t.conv.kernel] : [t.inFeatures, R];
-    const upDims = t.conv ? [t.outFeatures, R, 1, 1] : [R, t.outFeatures];
-    feeds[`lora.down.${t.modulePath}`] = dtype === 'float32' ? f32(down, downDims) : new Tensor('float16', floatArrayToHalf(down), downDims);
-    feeds[`lora.up.${t.modulePath}`] = dtype === 'float32' ? f32(up, upDims) : new Tensor('float16', floatArrayToHalf(up), upDims);
+    // (LoRA, rank within it) of each of the layer's ranks
+    const ranks: [number, number][] = [];
+    loras.forEach((l, k) => {
+      if (l.modules.has(t.modulePath)) for (let r = 0; r < l.rank; r++) ranks.push([k, r]);
+    });
+    if (options.reversed) ranks.reverse();
+    const rank = ranks.length;
+    const cols = t.inFeatures * kernelSize(t);
+    const down = new Float32Array(rank * cols);
+    const up = new Float32Array(t.outFeatures * rank);
+    ranks.forEach(([k, r], j) => {
+      const m = loras[k].modules.get(t.modulePath) as TestModule;
+      if (t.conv) down.set(m.down.subarray(r * cols, (r + 1) * cols), j * cols);
+      else for (let i = 0; i < t.inFeatures; i++) down[i * rank + j] = m.down[r * cols + i];
+      // linear up input is [rank, out]; conv up input is [out, rank, 1, 1]
+      for (let o = 0; o < t.outFeatures; o++) up[t.conv ? o * rank + j : j * t.outFeatures + o] = m.up[o * loras[k].rank + r];
+    });
+    feeds[`lora.down.${t.modulePath}`] = float(down, t.conv ? [rank, t.inFeatures, ...t.conv.kernel] : [t.inFeatures, rank]);
+    feeds[`lora.up.${t.modulePath}`] = float(up, t.conv ? [t.outFeatures, rank, 1, 1] : [rank, t.outFeatures]);
+    feeds[`lora.slots.${t.modulePath}`] = new Tensor('int32', Int32Array.from(ranks, ([k, r]) => starts[k] + r), [rank]);
   }
   return feeds;
 }

@@ -128,4 +128,48 @@ describe('txt2img end to end', () => {
     // the model folder was only read
     expect(listTree(model)).toEqual(before);
   });
+
+  it('run-time LoRAs over different layer subsets (attention only, LoCon convs, text encoder) match the fused model', async () => {
+    const cacheDir = join(tmp.dir, 'cache');
+    const unet = await derivedGraph(join(model, 'unet', 'model.onnx'), 'unet', { float32: false, lora: true }, cacheDir);
+    const te = await derivedGraph(join(model, 'text_encoder', 'model.onnx'), 'text_encoder', { float32: false, lora: true }, cacheDir);
+    const attention = unet.targets.filter((t) => /\.attentions\.\d+\./.test(t.modulePath));
+    const convs = unet.targets.filter((t) => t.op === 'Conv' && !/\.attentions\.\d+\./.test(t.modulePath));
+    const text = te.targets.filter((t) => /self_attn/.test(t.modulePath));
+    expect(attention.length).toBeGreaterThan(0);
+    expect(convs.length).toBeGreaterThan(0);
+    const files = [join(tmp.dir, 'attention.safetensors'), join(tmp.dir, 'locon.safetensors'), join(tmp.dir, 'mixed.safetensors')];
+    // moderate values: large attention LoRAs push the softmax into a regime where float rounding
+    // alone (fused vs run time) is amplified past the tolerance
+    await writeTestLora(files[0], [...attention, ...text], 4, 21, 3);
+    await writeTestLora(files[1], convs, 2, 22, 3);
+    await writeTestLora(files[2], [...attention.slice(0, 5), ...convs.slice(0, 3)], 8, 23, 3);
+    const weights = [0.8, 1.2, -0.6];
+
+    const runtime = await openModel(model, { provider: 'cpu', cacheDir });
+    await runtime.useLoras(files);
+    const unetSession = await runtime.session('unet');
+    const fused = await fuseLorasIntoFolder(model, files.map((path, k) => ({ path, weight: weights[k] })), join(tmp.dir, 'fused-mixed'));
+    const baked = await openModel(fused.outDir, { provider: 'cpu' });
+    const sample = { data: pattern(2 * 4 * 16 * 16, 5).map((v) => v * 20), dims: [2, 4, 16, 16] };
+    const ids = { data: Int32Array.from({ length: 2 * 77 }, (_, i) => (i % 77 === 0 ? runtime.tokenizer.bos : i % 77 < 5 ? 7 * (i % 77) : runtime.tokenizer.eos)), dims: [2, 77] };
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const ctxRuntime = await runtime.encodeText(ids, weights);
+    const ctxBaked = await baked.encodeText(ids);
+    expect(maxDiff(ctxRuntime.data, ctxBaked.data)).toBeLessThan(1e-4);
+    // the same context for both UNets, so the comparison is the UNet's alone
+    const epsRuntime = await runtime.predictNoise(sample, 500, ctxBaked, weights);
+    const epsBaked = await baked.predictNoise(sample, 500, ctxBaked);
+    expect(maxDiff(epsRuntime, epsBaked)).toBeLessThan(1e-4);
+    expect(maxDiff(epsRuntime, await runtime.predictNoise(sample, 500, ctxBaked, [0, 0, 0]))).toBeGreaterThan(0.1);
+
+    // another set (only the LoCon file): per-layer ranks change, the session stays
+    await runtime.useLoras([files[1]]);
+    expect(await runtime.session('unet')).toBe(unetSession);
+    const fusedOne = await fuseLorasIntoFolder(model, [{ path: files[1], weight: 1.2 }], join(tmp.dir, 'fused-locon'));
+    const bakedOne = await openModel(fusedOne.outDir, { provider: 'cpu' });
+    const ctxPlain = await bakedOne.encodeText(ids);
+    expect(maxDiff(await runtime.predictNoise(sample, 500, ctxPlain, [1.2]), await bakedOne.predictNoise(sample, 500, ctxPlain))).toBeLessThan(1e-4);
+    await Promise.all([runtime.release(), baked.release(), bakedOne.release()]);
+  });
 });

@@ -16,5 +16,5 @@ export {
 export { createSession, ModelSession, shortOrtMessage, type EngineNotice, type NoticeSink, type Feed, type InputInfo } from './session';
 export { ModelCache } from './cache';
 export { chordCacheDir, loadHashCache, saveHashCache } from './cache-dir';
-export { LoraStack, branchInputs, placeModule, type BranchInput, type RankBlock } from './lora-stack';
+export { LoraStack, branchInputs, layerInputs, placeModule, type BranchInput, type LayerInputs, type RankBlock } from './lora-stack';
 export { derivedGraph, variantName, type DerivedGraph, type GraphVariant } from './derived-graphs';

@@ -1,21 +1,26 @@
 /**
  * Several LoRAs as the inputs of one rewritten graph (architecture.md, "LoRA at run time").
  *
- * The graph computes y = xW + ((x down) * gate) up for every target layer, with one rank axis
- * shared by all layers. Each LoRA k gets a block of that axis, R_k wide (its largest rank in this
- * part); its layers fill their block of `down` and `up`, every other entry is zero. Concatenating
- * ranks this way sums the LoRAs. The file's alpha/rank scale is folded into `up`, so the gate
- * only carries what changes between passes: each LoRA's user weight (0 = off), per batch row.
+ * The graph computes y = xW + ((x down_P) * gate[:, slots_P]) up_P for every target layer P
+ * (onnx/branches.ts). The shared gate [batch, R] gives each LoRA k a block of R_k columns (its
+ * largest rank in this part). Each layer carries only the ranks of the LoRAs that touch it, one
+ * after another, and its slots name the gate column of each of them; a layer no LoRA touches has
+ * rank 0 and costs no arithmetic. Concatenating ranks this way sums the LoRAs. The file's
+ * alpha/rank scale is folded into `up`, so the gate only carries what changes between passes:
+ * each LoRA's user weight (0 = off), per batch row.
  *
- * The down/up blocks are built once per set of LoRAs; a pass only builds the small gate.
+ * Down, up and slots are built once per set of LoRAs (for an fp16 graph, converted to half once
+ * here); a pass only builds the small gate.
  */
 import { ChordError } from '../errors';
 import type { LoraModule, ModelPart } from '../lora/types';
+import { toHalf } from '../tensor';
 import type { Feed, InputInfo } from './session';
 
 export const LORA_GATE = 'lora.gate';
 export const LORA_DOWN_PREFIX = 'lora.down.';
 export const LORA_UP_PREFIX = 'lora.up.';
+export const LORA_SLOTS_PREFIX = 'lora.slots.';
 
 /** One LoRA's modules for one model part. */
 export interface LoraForPart {
@@ -30,12 +35,15 @@ export interface BranchInput {
   outFeatures: number;
   /** conv only */
   kernel: [number, number];
+  /** element type of down/up: an fp16 graph takes them in half precision */
+  type: 'float32' | 'float16';
 }
 
 /**
- * The branch layers of a rewritten graph, from its `lora.down.*` / `lora.up.*` inputs:
- *   linear: down [in, R], up [R, out];   conv: down [R, in, kh, kw], up [out, R, 1, 1].
- * A graph without a `lora.gate` input has no branches (an original graph): returns undefined.
+ * The branch layers of a rewritten graph, from its `lora.down.*` / `lora.up.*` / `lora.slots.*`
+ * inputs:  linear: down [in, r], up [r, out];   conv: down [r, in, kh, kw], up [out, r, 1, 1];
+ * slots [r] int32. A graph without a `lora.gate` input has no branches (an original graph):
+ * returns undefined.
  */
 export function branchInputs(inputs: ReadonlyMap<string, InputInfo>, label: string): BranchInput[] | undefined {
   if (!inputs.has(LORA_GATE)) return undefined;
@@ -44,14 +52,17 @@ export function branchInputs(inputs: ReadonlyMap<string, InputInfo>, label: stri
     if (!info.name.startsWith(LORA_DOWN_PREFIX)) continue;
     const modulePath = info.name.slice(LORA_DOWN_PREFIX.length);
     const up = inputs.get(LORA_UP_PREFIX + modulePath);
+    const slots = inputs.get(LORA_SLOTS_PREFIX + modulePath);
     const bad = () => new ChordError('MODEL_INVALID', `${label}: LoRA inputs of ${modulePath} have unexpected shapes.`, 'Delete the Chord cache folder so the graph is rewritten.');
-    if (!up) throw bad();
+    if (!up || !slots || slots.type !== 'int32' || slots.shape.length !== 1) throw bad();
+    if (info.type !== up.type || (info.type !== 'float32' && info.type !== 'float16')) throw bad();
+    const type = info.type;
     const d = info.shape;
     const u = up.shape;
     if (d.length === 2 && u.length === 2 && typeof d[0] === 'number' && typeof u[1] === 'number') {
-      out.push({ modulePath, kind: 'linear', inFeatures: d[0], outFeatures: u[1], kernel: [1, 1] });
+      out.push({ modulePath, kind: 'linear', inFeatures: d[0], outFeatures: u[1], kernel: [1, 1], type });
     } else if (d.length === 4 && u.length === 4 && typeof d[1] === 'number' && typeof d[2] === 'number' && typeof d[3] === 'number' && typeof u[0] === 'number') {
-      out.push({ modulePath, kind: 'conv', inFeatures: d[1], outFeatures: u[0], kernel: [d[2], d[3]] });
+      out.push({ modulePath, kind: 'conv', inFeatures: d[1], outFeatures: u[0], kernel: [d[2], d[3]], type });
     } else {
       throw bad();
     }
@@ -59,17 +70,19 @@ export function branchInputs(inputs: ReadonlyMap<string, InputInfo>, label: stri
   return out;
 }
 
-/** Where each LoRA sits on the shared rank axis. */
+/** Where each LoRA sits on the shared gate. */
 export interface RankBlock {
   start: number;
   width: number;
 }
 
 export class LoraStack {
-  /** total rank R of the concatenation */
-  readonly rank: number;
+  /** width R of the shared gate: every LoRA's block side by side */
+  readonly totalRank: number;
   readonly blocks: readonly RankBlock[];
-  /** constant down/up inputs, by input name */
+  /** rank of each layer: the sum of the ranks of the LoRAs that touch it (0 for none) */
+  readonly layerRanks: ReadonlyMap<string, number>;
+  /** constant down/up/slots inputs, by input name */
   private readonly constants: Record<string, Feed>;
 
   constructor(
@@ -78,54 +91,48 @@ export class LoraStack {
     loras: readonly LoraForPart[],
   ) {
     const byPath = new Map(branches.map((b) => [b.modulePath, b]));
+    // the modules of each layer, in LoRA order
+    const touching = new Map<string, { lora: number; module: LoraModule }[]>(branches.map((b) => [b.modulePath, []]));
     const blocks: RankBlock[] = [];
     let start = 0;
-    for (const lora of loras) {
+    loras.forEach((lora, k) => {
       let width = 0;
-      for (const m of lora.modules) if (m.part === part && byPath.has(m.modulePath)) width = Math.max(width, m.rank);
+      for (const m of lora.modules) {
+        // mapping was done against this graph's targets; a miss is a rewrite gap
+        if (m.part !== part || !byPath.has(m.modulePath)) continue;
+        width = Math.max(width, m.rank);
+        touching.get(m.modulePath)?.push({ lora: k, module: m });
+      }
       blocks.push({ start, width });
       start += width;
-    }
-    this.rank = start;
+    });
+    this.totalRank = start;
     this.blocks = blocks;
 
-    const R = this.rank;
     const constants: Record<string, Feed> = {};
-    const downs = new Map<string, Float32Array>();
-    const ups = new Map<string, Float32Array>();
+    const layerRanks = new Map<string, number>();
     for (const b of branches) {
-      const kernel = b.kernel[0] * b.kernel[1];
-      downs.set(b.modulePath, new Float32Array(b.inFeatures * kernel * R));
-      ups.set(b.modulePath, new Float32Array(R * b.outFeatures));
-      constants[LORA_DOWN_PREFIX + b.modulePath] = {
-        data: downs.get(b.modulePath) as Float32Array,
-        dims: b.kind === 'linear' ? [b.inFeatures, R] : [R, b.inFeatures, b.kernel[0], b.kernel[1]],
-      };
-      constants[LORA_UP_PREFIX + b.modulePath] = {
-        data: ups.get(b.modulePath) as Float32Array,
-        dims: b.kind === 'linear' ? [R, b.outFeatures] : [b.outFeatures, R, 1, 1],
-      };
+      const modules = touching.get(b.modulePath) ?? [];
+      const layer = layerInputs(b, modules, blocks);
+      layerRanks.set(b.modulePath, layer.rank);
+      const half = (a: Float32Array): Float32Array | Uint16Array => (b.type === 'float16' ? toHalf(a) : a);
+      constants[LORA_DOWN_PREFIX + b.modulePath] = { data: half(layer.down), dims: layer.downDims };
+      constants[LORA_UP_PREFIX + b.modulePath] = { data: half(layer.up), dims: layer.upDims };
+      constants[LORA_SLOTS_PREFIX + b.modulePath] = { data: layer.slots, dims: [layer.rank] };
     }
-    loras.forEach((lora, k) => {
-      for (const m of lora.modules) {
-        if (m.part !== part) continue;
-        const b = byPath.get(m.modulePath);
-        if (!b) continue; // mapping was done against this graph's targets; a miss is a rewrite gap
-        placeModule(m, b, blocks[k].start, R, downs.get(m.modulePath) as Float32Array, ups.get(m.modulePath) as Float32Array);
-      }
-    });
+    this.layerRanks = layerRanks;
     this.constants = constants;
   }
 
   /**
-   * All LoRA inputs for one pass: the constant blocks plus a gate [batch, R] whose block k holds
-   * `weights[k]` in every row (0 turns LoRA k off for this pass).
+   * All LoRA inputs for one pass: the constant down/up/slots plus a gate [batch, R] whose block k
+   * holds `weights[k]` in every row (0 turns LoRA k off for this pass).
    */
   feeds(weights: readonly number[], batch: number): Record<string, Feed> {
     if (weights.length !== this.blocks.length) {
       throw new RangeError(`LoRA weights for ${weights.length} LoRAs, stack has ${this.blocks.length}`);
     }
-    const R = this.rank;
+    const R = this.totalRank;
     const gate = new Float32Array(batch * R);
     for (let row = 0; row < batch; row++) {
       this.blocks.forEach((block, k) => gate.fill(weights[k], row * R + block.start, row * R + block.start + block.width));
@@ -134,9 +141,46 @@ export class LoraStack {
   }
 }
 
+/** One layer's down, up and slots, float32, in the graph's layout. */
+export interface LayerInputs {
+  rank: number;
+  down: Float32Array;
+  downDims: number[];
+  up: Float32Array;
+  upDims: number[];
+  /** the gate column of each of the layer's ranks */
+  slots: Int32Array;
+}
+
 /**
- * Writes one module into its block: down transposed to the graph's layout, up scaled by alpha/rank.
- * Ranks below the block width leave zero columns (a LoRA whose layers differ in rank).
+ * The ranks of the modules touching one layer, one after another (rank 0 if none); module j's
+ * rank r reads gate column `blocks[lora].start + r`.
+ */
+export function layerInputs(b: BranchInput, modules: readonly { lora: number; module: LoraModule }[], blocks: readonly RankBlock[]): LayerInputs {
+  const rank = modules.reduce((sum, m) => sum + m.module.rank, 0);
+  const down = new Float32Array(b.inFeatures * b.kernel[0] * b.kernel[1] * rank);
+  const up = new Float32Array(rank * b.outFeatures);
+  const slots = new Int32Array(rank);
+  let column = 0;
+  for (const { lora, module } of modules) {
+    placeModule(module, b, column, rank, down, up);
+    for (let r = 0; r < module.rank; r++) slots[column + r] = blocks[lora].start + r;
+    column += module.rank;
+  }
+  const linear = b.kind === 'linear';
+  return {
+    rank,
+    down,
+    downDims: linear ? [b.inFeatures, rank] : [rank, b.inFeatures, b.kernel[0], b.kernel[1]],
+    up,
+    upDims: linear ? [rank, b.outFeatures] : [b.outFeatures, rank, 1, 1],
+    slots,
+  };
+}
+
+/**
+ * Writes one module into columns [start, start + m.rank) of a layer of rank R: down transposed to
+ * the graph's layout, up scaled by alpha/rank.
  */
 export function placeModule(m: LoraModule, b: BranchInput, start: number, R: number, down: Float32Array, up: Float32Array): void {
   const kernel = b.kernel[0] * b.kernel[1];

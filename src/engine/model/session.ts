@@ -20,7 +20,12 @@ export interface InputInfo {
 }
 
 export interface Feed {
-  data: Float32Array | Int32Array;
+  /**
+   * Float32Array for float inputs (converted to half for float16 ones on every run), Int32Array
+   * for integer inputs, Uint16Array: IEEE half bits for a float16 input, already converted (for
+   * constant inputs, so the conversion happens once, not per run).
+   */
+  data: Float32Array | Int32Array | Uint16Array;
   dims: Dims;
 }
 
@@ -88,7 +93,7 @@ export class ModelSession {
     for (const info of this.inputs.values()) {
       const feed = feeds[info.name];
       if (!feed) throw new ChordError('RUNTIME', `${this.label}: no value for input "${info.name}".`);
-      tensors[info.name] = toTensor(feed, info, this.label);
+      tensors[info.name] = feedTensor(feed, info, this.label);
     }
     let results: InferenceSession.OnnxValueMapType;
     try {
@@ -111,27 +116,30 @@ export class ModelSession {
   }
 }
 
-function toTensor(feed: Feed, info: InputInfo, label: string): Tensor {
+/** A feed as the tensor its input takes: float32 and matching integer data are not copied. */
+export function feedTensor(feed: Feed, info: InputInfo, label: string): Tensor {
   const dims = [...feed.dims];
   if (sizeOf(dims) !== feed.data.length) {
     throw new ChordError('RUNTIME', `${label}: input "${info.name}" got ${feed.data.length} values for shape [${dims.join(', ')}].`);
   }
-  const isFloat = feed.data instanceof Float32Array;
+  const { data } = feed;
   switch (info.type) {
     case 'float32':
-      if (isFloat) return new Tensor('float32', feed.data, dims);
+      if (data instanceof Float32Array) return new Tensor('float32', data, dims);
       break;
     case 'float16':
-      if (isFloat) return new Tensor('float16', toHalf(feed.data as Float32Array), dims);
+      if (data instanceof Float32Array) return new Tensor('float16', toHalf(data), dims);
+      if (data instanceof Uint16Array) return new Tensor('float16', data, dims);
       break;
     case 'int32':
-      if (!isFloat) return new Tensor('int32', feed.data, dims);
+      if (data instanceof Int32Array) return new Tensor('int32', data, dims);
       break;
     case 'int64':
-      if (!isFloat) return new Tensor('int64', BigInt64Array.from(feed.data as Int32Array, (v) => BigInt(v)), dims);
+      if (data instanceof Int32Array) return new Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims);
       break;
   }
-  throw new ChordError('RUNTIME', `${label}: input "${info.name}" is ${info.type} but was given ${isFloat ? 'floats' : 'integers'}.`);
+  const given = data instanceof Float32Array ? 'floats' : data instanceof Uint16Array ? 'half floats' : 'integers';
+  throw new ChordError('RUNTIME', `${label}: input "${info.name}" is ${info.type} but was given ${given}.`);
 }
 
 function floatData(t: Tensor, label: string): Float32Array {

@@ -1,16 +1,19 @@
 /**
- * The run-time LoRA rewrite (architecture.md, "LoRA at run time"): every target layer W gets a
- * low-rank branch whose weights are graph inputs with a dynamic rank R,
+ * The run-time LoRA rewrite (architecture.md, "LoRA at run time"): every target layer P gets a
+ * low-rank branch whose weights are graph inputs with a rank r_P of its own,
  *
- *   linear / Gemm:  y = W(x) + ((x @ down) * gate) @ up         down [in, R], up [R, out]
- *   conv:           y = W(x) + Conv1x1(Conv_W'(x, down) * gate, up)
- *                                                               down [R, in, kh, kw], up [out, R, 1, 1]
+ *   linear / Gemm:  y = W(x) + ((x @ down) * g_P) @ up          down [in, r_P], up [r_P, out]
+ *   conv:           y = W(x) + Conv1x1(Conv_W'(x, down) * g_P, up)
+ *                                                               down [r_P, in, kh, kw], up [out, r_P, 1, 1]
+ *   g_P = Gather(lora.gate, lora.slots.P, axis = rank axis)     slots [r_P] int32
  *
- * One gate input `lora.gate` [batch, R] (float32) is shared by all branches: the engine
- * concatenates the ranks of every active LoRA (concatenation = summation), so user weight x
- * alpha/rank, on/off and per-batch-item selection are all changes of this small input. R = 0 means
- * "no LoRA" and gives exactly the original outputs (ONNX Runtime's CPU MatMul and Conv fill
- * zero-sized reductions with zeros; checked in test/onnx/branches.test.ts).
+ * One gate input `lora.gate` [batch, R] (float32) is shared by all branches: the engine lays the
+ * ranks of every active LoRA side by side on it (concatenation = summation), so user weight,
+ * on/off and per-batch-item selection are all changes of this small input. A layer carries only
+ * the ranks of the LoRAs that touch it, and its slots say which gate columns those are; a layer
+ * no active LoRA touches runs at r_P = 0, which gives exactly the original outputs (ONNX Runtime's
+ * CPU MatMul and Conv fill zero-sized reductions with zeros; checked in
+ * test/onnx/branches.test.ts). So an attention-only LoRA adds no arithmetic to the resnet convs.
  *
  * The branch is added to the layer's own output, so a following bias Add is untouched
  * (y = xW + b + delta(x)); the layer keeps its output name, so consumers and graph outputs need no
@@ -43,13 +46,14 @@ import { inferRanks } from './ranks';
 import { locateRequested, type LocatedTarget } from './targets';
 
 /** Bump when the rewritten graph changes shape; part of the rewrite cache key. */
-export const LORA_REWRITE_VERSION = 'chord-lora-branches/1';
+export const LORA_REWRITE_VERSION = 'chord-lora-branches/2';
 /** metadata_props keys written by the rewrite */
 export const REWRITE_METADATA_KEY = 'chord.rewrite';
 export const TARGETS_METADATA_KEY = 'chord.lora.targets';
 
 export const LORA_GATE_INPUT = 'lora.gate';
-export const LORA_RANK_DIM = 'lora_rank';
+/** the gate's width: every rank of every active LoRA, side by side */
+export const LORA_TOTAL_RANK_DIM = 'lora_total_rank';
 export const LORA_BATCH_DIM = 'lora_batch';
 
 export function loraDownInput(modulePath: string): string {
@@ -58,6 +62,16 @@ export function loraDownInput(modulePath: string): string {
 
 export function loraUpInput(modulePath: string): string {
   return `lora.up.${modulePath}`;
+}
+
+/** The gate columns of a layer's ranks (int32 [r_P]). */
+export function loraSlotsInput(modulePath: string): string {
+  return `lora.slots.${modulePath}`;
+}
+
+/** The symbolic rank of one layer: each layer's rank is free to differ from the others'. */
+export function loraRankDim(modulePath: string): string {
+  return `lora_rank.${modulePath}`;
 }
 
 export interface LoraBranchOptions {
@@ -73,8 +87,8 @@ export interface LoraBranchOptions {
 export interface LoraInputSpec {
   name: string;
   modulePath: string;
-  role: 'down' | 'up' | 'gate';
-  /** ONNX element type: 1 float32, 10 float16 */
+  role: 'down' | 'up' | 'slots' | 'gate';
+  /** ONNX element type: 1 float32, 10 float16, 6 int32 (slots) */
   elemType: number;
   dims: Dim[];
 }
@@ -128,22 +142,34 @@ export function rewrittenTargets(model: ModelProto): LoraTarget[] {
   return JSON.parse(raw) as LoraTarget[];
 }
 
-/** The LoRA inputs of a rewritten graph: the gate, then down/up per target, in graph order. */
+const ROLE_PREFIXES = [
+  ['down', loraDownInput('')],
+  ['up', loraUpInput('')],
+  ['slots', loraSlotsInput('')],
+] as const;
+
+/** The LoRA inputs of a rewritten graph: the gate, then down/up/slots per target, in graph order. */
 export function loraInputSpecs(model: ModelProto): LoraInputSpec[] {
   const out: LoraInputSpec[] = [];
   for (const vi of graphOf(model).input ?? []) {
     const name = vi.name ?? '';
-    const role = name === LORA_GATE_INPUT ? 'gate' : name.startsWith('lora.down.') ? 'down' : name.startsWith('lora.up.') ? 'up' : undefined;
+    const prefixed = ROLE_PREFIXES.find(([, prefix]) => name.startsWith(prefix));
+    const role = name === LORA_GATE_INPUT ? 'gate' : prefixed?.[0];
     if (!role) continue;
     out.push({
       name,
-      modulePath: role === 'gate' ? '' : name.slice(role === 'down' ? 'lora.down.'.length : 'lora.up.'.length),
+      modulePath: prefixed ? name.slice(prefixed[1].length) : '',
       role,
       elemType: vi.type?.tensorType?.elemType ?? 0,
       dims: (vi.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || (d.dimValue !== null && d.dimValue !== undefined ? toNumber(d.dimValue) : undefined)),
     });
   }
   return out;
+}
+
+/** One layer's gate: the columns of a shared gate view that its slots name, along the rank axis. */
+function gatherSlots(gateView: string, slots: string, out: string, rankAxis: number): NodeProto {
+  return makeNode('Gather', [gateView, slots], [out], out, [intAttr('axis', rankAxis)]);
 }
 
 /** Collects the new inputs, constants and nodes; shares gate views between branches. */
@@ -157,7 +183,7 @@ class BranchBuilder {
   private readonly declared = new Set<string>();
 
   constructor(private readonly index: GraphIndex) {
-    this.inputs.push(makeValueInfo(claimName(index, LORA_GATE_INPUT), DataType.FLOAT, [LORA_BATCH_DIM, LORA_RANK_DIM]));
+    this.inputs.push(makeValueInfo(claimName(index, LORA_GATE_INPUT), DataType.FLOAT, [LORA_BATCH_DIM, LORA_TOTAL_RANK_DIM]));
   }
 
   branch(l: LocatedTarget, prefix: string, ranks: Map<string, number>): { node: NodeProto; branch: NodeProto[] } {
@@ -168,7 +194,8 @@ class BranchBuilder {
     }
     const down = loraDownInput(target.modulePath);
     const up = loraUpInput(target.modulePath);
-    this.declareInputs(target, dtype, down, up);
+    const slots = loraSlotsInput(target.modulePath);
+    this.declareInputs(target, dtype, down, up, slots);
 
     const x = node.input?.[0] ?? '';
     const y = node.output?.[0] ?? '';
@@ -179,7 +206,7 @@ class BranchBuilder {
     const d = name('down');
     const gated = name('gated');
     const u = name('up');
-    let gate: string;
+    const layerGate = name('gate');
     if (target.op === 'Conv') {
       const c = target.conv;
       if (!c) throw new ChordError('ONNX_GRAPH', `The Conv target ${target.modulePath} has no convolution attributes.`);
@@ -193,23 +220,31 @@ class BranchBuilder {
           intsAttr('dilations', c.dilations),
         ]),
       );
-      gate = this.gateView(dtype, 'conv');
+      // [batch, R, 1, 1] -> this layer's columns [batch, r_P, 1, 1]
+      branch.push(gatherSlots(this.gateView(dtype, 'conv'), slots, layerGate, 1));
     } else {
       branch.push(makeNode('MatMul', [x, down], [d], d));
       const rank = target.op === 'Gemm' ? 2 : ranks.get(x);
-      gate = rank !== undefined && rank >= 2 ? this.gateView(dtype, rank) : this.dynamicGate(dtype, x, prefix, branch);
+      if (rank !== undefined && rank >= 2) {
+        // [batch, 1.., R] -> [batch, 1.., r_P]: the rank axis is the last one
+        branch.push(gatherSlots(this.gateView(dtype, rank), slots, layerGate, rank - 1));
+      } else {
+        const picked = name('gate_columns');
+        branch.push(gatherSlots(this.gateOfType(dtype), slots, picked, 1));
+        this.dynamicGate(picked, x, prefix, layerGate, branch);
+      }
     }
-    branch.push(makeNode('Mul', [d, gate], [gated], gated));
+    branch.push(makeNode('Mul', [d, layerGate], [gated], gated));
     if (target.op === 'Conv') branch.push(makeNode('Conv', [gated, up], [u], u));
     else branch.push(makeNode('MatMul', [gated, up], [u], u));
     branch.push(makeNode('Add', [base, u], [y], name('add')));
     return { node: rewired, branch };
   }
 
-  private declareInputs(target: LoraTarget, dtype: number, down: string, up: string): void {
+  private declareInputs(target: LoraTarget, dtype: number, down: string, up: string, slots: string): void {
     if (this.declared.has(target.modulePath)) return;
     this.declared.add(target.modulePath);
-    const R = LORA_RANK_DIM;
+    const R = loraRankDim(target.modulePath);
     if (target.op === 'Conv' && target.conv) {
       const [kh, kw] = target.conv.kernel;
       this.inputs.push(makeValueInfo(claimName(this.index, down), dtype, [R, target.inFeatures, kh, kw]));
@@ -218,6 +253,7 @@ class BranchBuilder {
       this.inputs.push(makeValueInfo(claimName(this.index, down), dtype, [target.inFeatures, R]));
       this.inputs.push(makeValueInfo(claimName(this.index, up), dtype, [R, target.outFeatures]));
     }
+    this.inputs.push(makeValueInfo(claimName(this.index, slots), DataType.INT32, [R]));
   }
 
   /** The gate in the branch's type: float32 as fed, or cast once to float16. */
@@ -232,7 +268,8 @@ class BranchBuilder {
 
   /**
    * [batch, R] reshaped to broadcast against the branch activation: [batch, 1.., R] for a linear
-   * input of rank k, [batch, R, 1, 1] for conv. Reshape's 0 copies the batch size and -1 infers R
+   * input of rank k, [batch, R, 1, 1] for conv; shared by all branches of that layout, each of
+   * which gathers its own columns from it. Reshape's 0 copies the batch size and -1 infers R
    * (0 when R = 0: the other dims are non-zero, so the inference is not ambiguous).
    */
   private gateView(dtype: number, layout: number | 'conv'): string {
@@ -248,16 +285,14 @@ class BranchBuilder {
     });
   }
 
-  /** Rank-agnostic gate view: shape [0, 1 x (rank(x) - 2), -1] computed from x at run time. */
-  private dynamicGate(dtype: number, x: string, prefix: string, branch: NodeProto[]): string {
-    const src = this.gateOfType(dtype);
+  /** Rank-agnostic view of a [batch, r] gate: shape [0, 1 x (rank(x) - 2), -1] computed from x at run time. */
+  private dynamicGate(src: string, x: string, prefix: string, gate: string, branch: NodeProto[]): void {
     const name = (s: string): string => claimName(this.index, `${prefix}/${s}`);
     const shape = name('x_shape');
     const rank = name('x_rank');
     const onesLen = name('ones_len');
     const ones = name('ones');
     const gateShape = name('gate_shape');
-    const gate = name('gate');
     branch.push(
       makeNode('Shape', [x], [shape], shape),
       makeNode('Shape', [shape], [rank], rank),
@@ -266,7 +301,6 @@ class BranchBuilder {
       makeNode('Concat', [this.constant('zero', [0]), ones, this.constant('minus_one', [-1])], [gateShape], gateShape, [intAttr('axis', 0)]),
       makeNode('Reshape', [src, gateShape], [gate], gate),
     );
-    return gate;
   }
 
   private constant(key: string, values: number[]): string {
