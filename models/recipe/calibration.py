@@ -1,6 +1,12 @@
 """Renders the labelled calibration set of the concept detectors (bench/detectors/).
 
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/recipe/calibration.py bench/fixtures/calibration
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/recipe/calibration.py --vae-roundtrip DIR
+
+With --vae-roundtrip every render is passed through the recipe's VAE (encoder mean, then decoder;
+needs models/recipe/work/vae.pt and torch) before it is written: the detectors' hit rates on that
+set are the ceiling any sample of the model can reach, since every sample is a decoded latent.
+Such a set is a diagnosis, not a fixture: write it to a scratch folder, not bench/fixtures.
 
 Every image is a glyph-world scene drawn by `world.render`, so its labels are exact ground truth:
 the concepts drawn in it and its base description (shapes with colour and position, background).
@@ -109,16 +115,36 @@ def scenes(rng):
     return out
 
 
+def vae_roundtrip(images):
+    """Encoder mean -> decoder, as every sample of the model is a decoded latent."""
+    import torch
+    import recipe
+    vae = recipe.load_vae()
+    with torch.no_grad():
+        out = []
+        for i in range(0, len(images), 64):
+            rec = vae.decode(vae.encode(recipe.to_tensor(images[i:i + 64]))[0]).clamp(-1, 1)
+            out += list(((rec + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+    return out
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit('usage: calibration.py OUTDIR')
-    outdir = sys.argv[1]
+    args = sys.argv[1:]
+    roundtrip = '--vae-roundtrip' in args
+    args = [a for a in args if a != '--vae-roundtrip']
+    if len(args) != 1:
+        sys.exit('usage: calibration.py [--vae-roundtrip] OUTDIR')
+    outdir = args[0]
     os.makedirs(outdir, exist_ok=True)
     rng = np.random.default_rng(SEED)
     labels = []
-    for i, (group, scene) in enumerate(scenes(rng)):
+    made = scenes(rng)
+    images = [world.render(scene) for _, scene in made]
+    if roundtrip:
+        images = vae_roundtrip(images)
+    for i, ((group, scene), image) in enumerate(zip(made, images)):
         name = f'{i:04d}-{group}.png'
-        world.write_png(os.path.join(outdir, name), world.render(scene))
+        world.write_png(os.path.join(outdir, name), image)
         labels.append({'file': name, 'group': group, 'concepts': concepts_of(scene),
                        'caption': world.caption(scene), 'base': base_of(scene)})
     with open(os.path.join(outdir, 'labels.json'), 'w') as f:  # one image per line: small, diffable

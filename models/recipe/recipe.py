@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -98,26 +99,93 @@ def stage_vae(args):
         log('resumed vae at', it)
     for g in opt.param_groups:
         g['lr'] = args.lr or 1e-3
-    t_end = time.time() + args.minutes * 60
-    t_save = time.time()
-    while time.time() < t_end:
+
+    def save(it):
+        save_ckpt(path, {'model': vae.state_dict(), 'opt': opt.state_dict(), 'it': it})
+
+    def step(_):
         x = vae_batch(rng, 32, 32)
         mean, logvar = vae.encode(x)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
         rec = vae.decode(z)
         kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
         loss = (rec - x).abs().mean() + 0.5 * ((rec - x) ** 2).mean() + 1e-6 * kl
-        opt.zero_grad(); loss.backward(); opt.step(); it += 1
-        if it % 100 == 0:
-            log(f'vae it {it} loss {loss.item():.4f} kl {kl.item():.2f}')
-        if time.time() - t_save > 120:
-            save_ckpt(path, {'model': vae.state_dict(), 'opt': opt.state_dict(), 'it': it}); t_save = time.time()
-    save_ckpt(path, {'model': vae.state_dict(), 'opt': opt.state_dict(), 'it': it})
+        opt.zero_grad(); loss.backward(); opt.step()
+        return loss.item()
+    it = train_loop('vae', step, it, args.minutes, args.max_iters, save, log_every=100, save_every=120)
+    vae.eval()
+    log(f'vae done: {it} iterations, PSNR on whole 64x64 scenes {vae_psnr(vae):.1f} dB')
+
+
+def vae_psnr(vae, n=64, seed=999):
+    """PSNR of a round trip (encoder mean -> decoder) over n whole 64 x 64 scenes of the VAE's mix."""
     with torch.no_grad():
-        x = vae_batch(np.random.default_rng(999), 64, 64)
+        x = vae_batch(np.random.default_rng(seed), n, world.SIZE)
         rec = vae.decode(vae.encode(x)[0]).clamp(-1, 1)
         mse = ((rec - x) / 2).pow(2).mean().item()
-    log(f'vae done: {it} iterations, PSNR on whole 64x64 scenes {10 * math.log10(1 / mse):.1f} dB')
+    return 10 * math.log10(1 / mse)
+
+
+def stage_vae_decoder(args):
+    """Fine-tune only the decoder (and post_quant_conv) on the frozen encoder's latent means.
+
+    The encoder does not move, so the latent space, the base model and the LoRAs trained on it all
+    stay valid; only what the latents decode to gets sharper. Trained on whole 64 x 64 scenes (batch
+    8), so the mid-block attention sees the same 16 x 16 latents as at sampling time.
+    """
+    path = os.path.join(WORK, 'vae.pt')
+    ck = torch.load(path)
+    seed_all(6)
+    vae = nets.AutoencoderKL(nets.VAE_CONFIG)
+    vae.load_state_dict(ck['model'])
+    for p in list(vae.encoder.parameters()) + list(vae.quant_conv.parameters()):
+        p.requires_grad_(False)
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    it, rng = 0, np.random.default_rng(6)
+    if 'dec_opt' in ck:
+        opt.load_state_dict(ck['dec_opt']); it = ck['dec_it']
+        rng = np.random.default_rng(6000 + it)
+        log('resumed vae-decoder at', it)
+    else:
+        log(f'vae-decoder from the vae stage: PSNR {vae_psnr(vae):.1f} dB')
+    for g in opt.param_groups:
+        g['lr'] = args.lr
+
+    def save(it):
+        save_ckpt(path, dict(ck, model=vae.state_dict(), dec_opt=opt.state_dict(), dec_it=it))
+
+    def step(_):
+        x = vae_batch(rng, 8, world.SIZE)
+        with torch.no_grad():
+            z = vae.encode(x)[0]
+        rec = vae.decode(z)
+        loss = (rec - x).abs().mean() + 0.5 * ((rec - x) ** 2).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+        return loss.item()
+    it = train_loop('vae-decoder', step, it, args.minutes, args.max_iters, save, log_every=100, save_every=180)
+    vae.eval()
+    log(f'vae-decoder done: {it} iterations, PSNR on whole 64x64 scenes {vae_psnr(vae):.1f} dB')
+
+
+def train_loop(name, step, it, minutes, max_iters, save, log_every, save_every):
+    """The time-boxed, resumable loop every training stage shares: run `step(it)` until the time box,
+    the iteration cap or a SIGTERM / Ctrl-C (which finish the current iteration, then checkpoint),
+    log the mean loss of the iterations actually run, checkpoint every `save_every` seconds."""
+    stop = []
+    previous = {sig: signal.signal(sig, lambda *_: stop.append(True)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    t_end, t_save, acc, n = time.time() + minutes * 60, time.time(), 0.0, 0
+    while time.time() < t_end and it < max_iters and not stop:
+        acc += step(it); it += 1; n += 1
+        if it % log_every == 0:
+            log(f'{name} it {it} loss {acc / n:.4f}'); acc, n = 0.0, 0
+        if time.time() - t_save > save_every:
+            save(it); t_save = time.time()
+    save(it)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    log(f'{name} stopped at iteration {it}' + (' (signal)' if stop else ''))
+    return it
 
 
 def load_vae():
@@ -208,11 +276,11 @@ def stage_base(args):
         ema.shadow = ck['ema']; it = ck['it']; gen.set_state(ck['gen'])
         log('resumed base at', it)
 
-    def save():
+    def save(it):
         save_ckpt(path, {'te': te.state_dict(), 'unet': unet.state_dict(), 'opt': opt.state_dict(),
                          'ema': ema.shadow, 'it': it, 'gen': gen.get_state()})
-    t_end, t_save, acc = time.time() + args.minutes * 60, time.time(), 0.0
-    while time.time() < t_end and it < args.max_iters:
+
+    def step(it):
         idx = torch.randint(0, lat_all.shape[0], (args.batch,), generator=gen)
         lat = lat_all[idx] * scale
         ids = drop_captions(ids_all[idx], gen, empty)
@@ -221,14 +289,9 @@ def stage_base(args):
         loss = diffusion_loss(unet, te, lat, ids, gen)
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step(); ema.update(); it += 1
-        acc += loss.item()
-        if it % 100 == 0:
-            log(f'base it {it} loss {acc / 100:.4f}'); acc = 0.0
-        if time.time() - t_save > 300:
-            save(); t_save = time.time()
-    save()
-    log('base stopped at iteration', it)
+        opt.step(); ema.update()
+        return loss.item()
+    train_loop('base', step, it, args.minutes, args.max_iters, save, log_every=100, save_every=300)
 
 
 def load_base(tok, use_ema=True):
@@ -316,12 +379,11 @@ def stage_loras(args):
     per = args.batch // n
     by_k = [torch.nonzero(k_all == k).flatten() for k in range(n)]
 
-    def save():
+    def save(it):
         save_ckpt(path, {'params': [p.detach() for p in params], 'opt': opt.state_dict(), 'it': it,
                          'gen': gen.get_state(), 'paths_unet': list(wu), 'paths_te': list(wt)})
-    t_end, t_save, acc = time.time() + args.minutes * 60, time.time(), 0.0
-    te.train(); unet.train()
-    while time.time() < t_end and it < args.max_iters:
+
+    def step(_):
         idx = torch.cat([by_k[k][torch.randint(0, len(by_k[k]), (per,), generator=gen)] for k in range(n)])
         ks = k_all[idx]
         mask = torch.zeros(len(idx), n * LORA_RANK)
@@ -330,14 +392,10 @@ def stage_loras(args):
         holder.mask = mask
         ids = drop_captions(ids_all[idx], gen, empty, p=0.05)
         loss = diffusion_loss(unet, te, lat_all[idx] * scale, ids, gen)
-        opt.zero_grad(); loss.backward(); opt.step(); it += 1
-        acc += loss.item()
-        if it % 50 == 0:
-            log(f'loras it {it} loss {acc / 50:.4f}'); acc = 0.0
-        if time.time() - t_save > 240:
-            save(); t_save = time.time()
-    save()
-    log('loras stopped at iteration', it)
+        opt.zero_grad(); loss.backward(); opt.step()
+        return loss.item()
+    te.train(); unet.train()
+    train_loop('loras', step, it, args.minutes, args.max_iters, save, log_every=50, save_every=240)
 
 
 # ---------------------------------------------------------------------------------------- entry
@@ -356,6 +414,9 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     if args.stage == 'vae':
         stage_vae(args)
+    elif args.stage == 'vae-decoder':
+        args.lr = args.lr or 3e-4
+        stage_vae_decoder(args)
     elif args.stage == 'latents':
         stage_latents(args)
     elif args.stage == 'base':
