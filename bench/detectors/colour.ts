@@ -1,9 +1,10 @@
 /**
  * Colour classes of the glyph world. A foreground pixel gets the name of the nearest world
  * colour in CIE Lab, or none when nothing is near. Nearest-of-all rather than one tolerance per
- * colour, because the world's colours sit in pairs (green vs grass, yellow vs lime, magenta vs
- * purple, pink vs magenta, brown vs a darkened orange): a generated pixel belongs to whichever
- * it resembles most. Colours are those of models/recipe/world.py.
+ * colour, because the world's colours sit in pairs (green vs grass, blue vs the ball's highlight,
+ * purple vs pink, brown vs a darkened orange): a generated pixel belongs to whichever it resembles
+ * most. Colours are those of models/recipe/world.py; the props (ball, cube) are drawn in shape
+ * colours (blue, red) and told from the shapes by place and size.
  */
 
 export type Rgb = readonly [number, number, number];
@@ -24,10 +25,7 @@ export const WORLD_COLOURS = {
   feet: [30, 90, 95],
   hat: [110, 60, 20],
   scarf: [255, 100, 170],
-  ball: [220, 30, 220],
-  ballLight: [255, 220, 255],
-  cube: [170, 240, 40],
-  cubeEdge: [40, 60, 10],
+  ballLight: [160, 180, 250],
   eye: [250, 250, 250],
   pupil: [15, 15, 15],
   sky: [125, 185, 240],

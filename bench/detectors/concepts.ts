@@ -197,10 +197,10 @@ function prop(cls: ColourClass, fill: number, corner: (b: Blob) => Record<string
   };
 }
 
-/** Magenta ball in the lower-right corner (drawn at 53, 53). */
-const ball = prop('ball', 0.55, (b) => ({ right: atLeast(b.cx, 38), low: atLeast(b.cy, 38) }));
-/** Lime cube in the lower-left corner (drawn at 6..16, 46..56). */
-const cube = prop('cube', 0.6, (b) => ({ left: atMost(b.cx, 26), low: atLeast(b.cy, 38) }));
+/** Blue ball in the lower-right corner (drawn at 53, 53); base shapes never sit that low. */
+const ball = prop('blue', 0.55, (b) => ({ right: atLeast(b.cx, 38), low: atLeast(b.cy, 38) }));
+/** Red cube in the lower-left corner (drawn at 6..16, 46..56). */
+const cube = prop('red', 0.6, (b) => ({ left: atMost(b.cx, 26), low: atLeast(b.cy, 38) }));
 
 // ---------------------------------------------------------------- styles
 

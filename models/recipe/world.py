@@ -51,8 +51,13 @@ CHARACTER_COLOURS = {
 }
 HAT_COLOUR = (110, 60, 20)      # brown top hat
 SCARF_COLOUR = (255, 100, 170)  # pink band with a tail
-BALL_COLOUR = (220, 30, 220)    # magenta ball, lower-right corner
-CUBE_COLOUR = (170, 240, 40)    # lime cube, lower-left corner
+# The props use shape colours: the 4x VAE's encoder keeps blue and red apart from every other
+# world colour, but mapped the first designs' magenta onto pink and lime onto yellow. Place and
+# size tell them from the base shapes, which never sit in the lower corners.
+BALL_COLOUR = (40, 70, 225)     # blue ball, lower-right corner
+BALL_LIGHT = (160, 180, 250)    # its highlight
+CUBE_COLOUR = (220, 35, 35)     # red cube, lower-left corner
+CUBE_EDGE = (45, 12, 12)        # its dark edge
 EYE_WHITE = (250, 250, 250)
 PUPIL = (15, 15, 15)
 STYLE_PERIOD = 6               # pixels between hatching lines / halftone dots
@@ -175,12 +180,12 @@ def apply_style(img, kind):
 def draw_ball(img, jx, jy):
     cx, cy = 53 + jx, 53 + jy
     _paint(img, _disk(cx, cy, 5.5), BALL_COLOUR)
-    _paint(img, _disk(cx - 2, cy - 2, 1.6), (255, 220, 255))
+    _paint(img, _disk(cx - 2, cy - 2, 1.6), BALL_LIGHT)
 
 
 def draw_cube(img, jx, jy):
     x0, y0 = 6 + jx, 46 + jy
-    _paint(img, _rect(x0 - 1, y0 - 1, x0 + 11, y0 + 11), (40, 60, 10))
+    _paint(img, _rect(x0 - 1, y0 - 1, x0 + 11, y0 + 11), CUBE_EDGE)
     _paint(img, _rect(x0, y0, x0 + 10, y0 + 10), CUBE_COLOUR)
 
 

@@ -46,7 +46,7 @@ describe('detector building blocks', () => {
 
   it('classes each world colour as itself and a far colour as nothing', () => {
     for (const name of CLASS_NAMES) expect(CLASS_NAMES[nearestClass(rgbToLab(...(WORLD_COLOURS[name] as Rgb)))]).toBe(name);
-    expect(nearestClass(rgbToLab(128, 0, 64))).toBe(NO_CLASS); // maroon: no world colour
+    expect(nearestClass(rgbToLab(48, 0, 80))).toBe(NO_CLASS); // dark violet: no world colour
   });
 
   it('decides on the weakest condition, 0.5 at the threshold', () => {
