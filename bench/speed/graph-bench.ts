@@ -42,7 +42,7 @@ export interface GraphBenchResult {
 export const CONFIGS_OF: Record<'a' | 'b' | 'c' | 'd', GraphConfig[]> = {
   a: ['bare', 'engine'],
   b: ['bare', 'rank0'],
-  c: ['bare', 'loras'],
+  c: ['bare', 'kohya', 'locon'],
   d: ['steady', 'switch'],
 };
 
@@ -81,7 +81,7 @@ export async function runGraphBench(o: SpeedOptions, unetPath: string, cacheDir:
       );
       result[kind] = opened;
       track(kind, opened.maxRss);
-      const rewrite = kind === 'lora' ? `, rewrite ${opened.rewriteCached ? 'cached' : `${(opened.rewriteMs / 1000).toFixed(1)} s`}, ${opened.branches} branches, R=${opened.rank}` : '';
+      const rewrite = kind === 'lora' ? `, rewrite ${opened.rewriteCached ? 'cached' : `${(opened.rewriteMs / 1000).toFixed(1)} s`}, ${opened.branches} branches (${opened.kohyaLayers} in attention, ff, proj_in/out), gate width ${opened.rank}` : '';
       log(`  ${kind}: session ${(opened.sessionMs / 1000).toFixed(1)} s${rewrite}, RSS ${formatBytes(opened.rss)}`);
     }
     const run = async (config: GraphConfig, steps: number) => {

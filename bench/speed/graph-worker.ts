@@ -12,7 +12,7 @@ import { branchInputs, LoraStack } from '../../src/engine/model/lora-stack';
 import { type Feed, feedTensor, ModelSession } from '../../src/engine/model/session';
 import { median } from './stats';
 import type { Costs, GraphConfig, GraphReply, GraphRequest, Memory, OpenRequest } from './protocol';
-import { baseFeeds, CFG_BATCH, EngineSteps, LATENT_DOWNSCALE, randomLoras, unetShapes } from './unet-feeds';
+import { baseFeeds, CFG_BATCH, EngineSteps, isKohyaLayer, LATENT_DOWNSCALE, randomLoras, unetShapes } from './unet-feeds';
 
 const SEED = 1234;
 
@@ -97,6 +97,7 @@ async function open(req: OpenRequest): Promise<State> {
   let costs: State['costs'];
   let branches = 0;
   let rank = 0;
+  let kohyaLayers = 0;
   if (req.kind === 'original') {
     steppers.bare = bare(bareTensors(base));
     const engine = new EngineSteps(session, shapes, SEED);
@@ -105,15 +106,20 @@ async function open(req: OpenRequest): Promise<State> {
     const found = branchInputs(session.inputs, session.label);
     if (!found || found.length === 0) throw new Error('the rewritten graph has no LoRA inputs');
     branches = found.length;
-    const loras = randomLoras(found, req.loraCount, req.loraRank, SEED);
-    // A: the LoRAs in order; B: the same LoRAs in another order, i.e. other down/up arrays
+    const kohyaBranches = found.filter((b) => isKohyaLayer(b.modulePath));
+    kohyaLayers = kohyaBranches.length;
+    // standard kohya LoRAs (the case the target is for), and LoCon-style ones on every layer
+    const loras = randomLoras(kohyaBranches, req.loraCount, req.loraRank, SEED);
+    const locon = randomLoras(found, req.loraCount, req.loraRank, SEED);
+    // A: the LoRAs in order; B: the same LoRAs in another order, i.e. other down/up/slots arrays
     const stackA = new LoraStack('unet', found, loras);
     const stackB = new LoraStack('unet', found, [...loras.slice(1), loras[0]]);
     rank = stackA.totalRank;
     const weightsA = loras.map((_, k) => 0.6 + 0.1 * k);
     const weightsB = loras.map((_, k) => (k === 0 ? 1 : 0));
     steppers.rank0 = bare(bareTensors({ ...base, ...new LoraStack('unet', found, []).feeds([], CFG_BATCH) }));
-    steppers.loras = bare(bareTensors({ ...base, ...stackA.feeds(weightsA, CFG_BATCH) }));
+    steppers.kohya = bare(bareTensors({ ...base, ...stackA.feeds(weightsA, CFG_BATCH) }));
+    steppers.locon = bare(bareTensors({ ...base, ...new LoraStack('unet', found, locon).feeds(weightsA, CFG_BATCH) }));
     // the engine builds the LoRA feeds of every pass (Model.loraFeeds), switching or not
     const steady = new EngineSteps(session, shapes, SEED);
     steppers.steady = () => steady.step(stackA.feeds(weightsA, CFG_BATCH));
@@ -154,7 +160,7 @@ async function open(req: OpenRequest): Promise<State> {
     contextWidth: shapes.contextWidth,
     latent: shapes.latent,
     weightBytes: await folderBytes(unetDir),
-    ...(req.kind === 'lora' ? { branches, rank } : {}),
+    ...(req.kind === 'lora' ? { branches, rank, kohyaLayers } : {}),
     ...memory(),
   });
   return { session, steppers, costs };

@@ -13,7 +13,7 @@ import { openModel } from '../../src/engine/model/model';
 import { type TensorToWrite, writeSafetensors } from '../../src/engine/safetensors';
 import type { LoraSwitchReply } from './protocol';
 import { median } from './stats';
-import { CFG_BATCH, CONTEXT_TOKENS, uniform, unetShapes } from './unet-feeds';
+import { CFG_BATCH, CONTEXT_TOKENS, isKohyaLayer, uniform, unetShapes } from './unet-feeds';
 
 process.on('disconnect', () => process.exit(1));
 
@@ -27,8 +27,10 @@ async function main(): Promise<void> {
   const rank = Number(rankArg);
   const passes = Number(passesArg);
   const model = await openModel(modelDir, { cacheDir, provider: 'cpu' });
-  // the targets the engine will find (the rewrite is cached, so useLoras below reuses it)
-  const { targets } = await derivedGraph(model.folder.graphs.unet, 'unet', { float32: false, lora: true }, cacheDir);
+  // the targets the engine will find (the rewrite is cached, so useLoras below reuses it); the
+  // files are standard kohya LoRAs (attention, ff, proj_in/out)
+  const { targets: unetTargets } = await derivedGraph(model.folder.graphs.unet, 'unet', { float32: false, lora: true }, cacheDir);
+  const targets = unetTargets.filter((t) => isKohyaLayer(t.modulePath));
   const files: string[] = [];
   for (let k = 0; k < count; k++) {
     const file = join(workDir, `lora-${k}.safetensors`);

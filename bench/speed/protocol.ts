@@ -9,7 +9,7 @@ export type GraphKind = 'original' | 'lora';
 
 /** The timed configurations, by the graph worker that runs them. */
 export const ORIGINAL_CONFIGS = ['bare', 'engine'] as const;
-export const LORA_CONFIGS = ['rank0', 'loras', 'steady', 'switch'] as const;
+export const LORA_CONFIGS = ['rank0', 'kohya', 'locon', 'steady', 'switch'] as const;
 export type OriginalConfig = (typeof ORIGINAL_CONFIGS)[number];
 export type LoraConfig = (typeof LORA_CONFIGS)[number];
 export type GraphConfig = OriginalConfig | LoraConfig;
@@ -24,7 +24,10 @@ export interface OpenRequest {
   /** where the rewritten graph goes (lora only) */
   cacheDir: string;
   threads?: number;
-  /** LoRAs of the 'loras', 'steady' and 'switch' configurations: count x rank (3 x 16: R = 48) */
+  /**
+   * LoRAs of the 'kohya', 'locon', 'steady' and 'switch' configurations: count x rank (3 x 16:
+   * the layers they touch run at rank 48)
+   */
   loraCount: number;
   loraRank: number;
 }
@@ -71,9 +74,11 @@ export interface Opened extends Memory {
   latent: [number, number, number];
   /** bytes of model.onnx plus its external weights */
   weightBytes: number;
-  /** lora only: layers with a branch, and the concatenated rank of the LoRA configurations */
+  /** lora only: layers with a branch, and the width of the gate (every LoRA's rank side by side) */
   branches?: number;
   rank?: number;
+  /** lora only: the layers standard kohya LoRAs touch (attention, ff, proj_in/out) */
+  kohyaLayers?: number;
 }
 
 export interface Ran extends Memory {

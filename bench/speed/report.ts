@@ -84,6 +84,10 @@ export function buildRows(r: SpeedResults): Row[] {
     if (row) rows.push(row);
   };
   const R = s.loraCount * s.loraRank;
+  const lora = g?.lora;
+  const kohyaLayers = lora?.kohyaLayers !== undefined && lora.branches !== undefined ? `${lora.kohyaLayers} of ${lora.branches} layers` : 'their layers';
+  const allLayers = lora?.branches !== undefined ? `all ${lora.branches} layers` : 'all layers';
+  const loras = `${s.loraCount} LoRAs × rank ${s.loraRank}`;
   const bareWhat = 'bare onnxruntime-node loop, original graph';
   if (has('a')) {
     push(timeRow('a', bareWhat, 'bare'));
@@ -95,11 +99,13 @@ export function buildRows(r: SpeedResults): Row[] {
   }
   if (has('c')) {
     if (!has('a') && !has('b')) push(timeRow('c', bareWhat, 'bare'));
-    push(compared('c', `rewritten graph, ${s.loraCount} LoRAs × rank ${s.loraRank} (R=${R}), gate ≠ 0, bare loop`, 'bare', 'loras', TARGETS.loraOverhead));
+    const kohya = `rewritten graph, ${loras}, standard kohya (attention, ff, proj_in/out: ${kohyaLayers} at rank ${R}, the others at 0), gate ≠ 0, bare loop`;
+    push(compared('c', kohya, 'bare', 'kohya', TARGETS.loraOverhead));
+    push(compared('c', `rewritten graph, ${loras}, LoCon-style (${allLayers} at rank ${R}), gate ≠ 0, bare loop`, 'bare', 'locon', undefined));
   }
   if (has('d')) {
-    push(timeRow('d', `engine, R=${R}, same LoRAs every step`, 'steady'));
-    push(compared('d', `engine, R=${R}, active LoRA + down/up switched every step`, 'steady', 'switch', undefined));
+    push(timeRow('d', `engine, ${loras} (kohya), same LoRAs every step`, 'steady'));
+    push(compared('d', `engine, ${loras} (kohya), active LoRA + down/up/slots switched every step`, 'steady', 'switch', undefined));
     const costs = g?.costs;
     const steady = run('steady');
     if (costs && steady && steady.samples.length > 0) {
@@ -107,7 +113,7 @@ export function buildRows(r: SpeedResults): Row[] {
       const ok = costs.feedsMs / step < TARGETS.switchCost && costs.sessionsCreated === 1 && costs.sameSession;
       rows.push({
         id: 'd',
-        what: `switch cost: new gate + down/up feeds as tensors; sessions created: ${costs.sessionsCreated}, same session: ${costs.sameSession ? 'yes' : 'NO'}`,
+        what: `switch cost: new gate + down/up/slots feeds as tensors; sessions created: ${costs.sessionsCreated}, same session: ${costs.sameSession ? 'yes' : 'NO'}`,
         value: formatMs(costs.feedsMs),
         spread: '',
         peakRss: formatBytes(costs.maxRss),
@@ -132,7 +138,7 @@ export function buildRows(r: SpeedResults): Row[] {
     rows.push({
       id: 'd',
       what:
-        `engine API on the model folder: Model.useLoras(${ls.count} LoRAs × rank ${ls.rank}), gate switched every pass, then another set; ` +
+        `engine API on the model folder: Model.useLoras(${ls.count} kohya LoRAs × rank ${ls.rank}), gate switched every pass, then another set; ` +
         `same UNet and text-encoder sessions: ${ls.sameSessions ? 'yes' : 'NO'}`,
       value: `${formatMs(ls.setSwitchMs)} (new set)`,
       spread: '',

@@ -64,7 +64,18 @@ export function uniform(count: number, seed: number, amplitude: number): Float32
 }
 
 /**
- * `count` LoRAs of rank `rank` with random down/up for every branch of a rewritten graph, in
+ * The UNet layers a standard kohya LoRA trains (sd-scripts' `networks.lora` without conv options):
+ * the Linears and 1x1 convs inside each Transformer2DModel (`…attentions.N.`), i.e. proj_in,
+ * attn1/attn2 to_q/to_k/to_v/to_out.0, ff.net.0.proj, ff.net.2 and proj_out; 192 of SD 1.5's
+ * 282 targets. LoCon-style LoRAs also train the resnet and sampler convs, the time embedding and
+ * conv_in/conv_out: every target.
+ */
+export function isKohyaLayer(modulePath: string): boolean {
+  return /(^|\.)attentions\.\d+\./.test(modulePath);
+}
+
+/**
+ * `count` LoRAs of rank `rank` with random down/up for the given branches of a rewritten graph, in
  * kohya layout (down [r, in(, kh, kw)], up [out, r(, 1, 1)]), alpha = rank (scale 1).
  */
 export function randomLoras(branches: readonly BranchInput[], count: number, rank: number, seed: number): LoraForPart[] {

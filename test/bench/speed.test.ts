@@ -94,18 +94,18 @@ function opened(kind: 'original' | 'lora', contextWidth: number, weightBytes: nu
     weightBytes,
     rss: 2 ** 30,
     maxRss: 2 ** 30,
-    ...(kind === 'lora' ? { branches: 300, rank: 48 } : {}),
+    ...(kind === 'lora' ? { branches: 282, rank: 48, kohyaLayers: 192 } : {}),
   };
 }
 
-/** Made-up results: engine +4%, rank 0 +5% (over its 3%), LoRAs +8%, switch cost 5 ms of 1000. */
+/** Made-up results: engine +4%, rank 0 +5% (over its 3%), kohya LoRAs +8%, LoCon +15%, switch cost 5 ms of 1000. */
 function results(overrides: Partial<SpeedResults> = {}, sessionsCreated = 1): SpeedResults {
   const samples = (base: number, factor: number) => [base * factor, 2 * base * factor, base * factor];
   const runs = (base: number, factor: number) => ({ samples: samples(base, factor), warmupMs: base, maxRssAfterWarmup: 2 ** 31 });
   const graph: GraphBenchResult = {
     original: opened('original', 768, 3.4e9),
     lora: opened('lora', 768, 3.4e9),
-    runs: { bare: runs(1000, 1), engine: runs(1000, 1.04), rank0: runs(1000, 1.05), loras: runs(1000, 1.08), steady: runs(1000, 1), switch: runs(1000, 1.001) },
+    runs: { bare: runs(1000, 1), engine: runs(1000, 1.04), rank0: runs(1000, 1.05), kohya: runs(1000, 1.08), locon: runs(1000, 1.15), steady: runs(1000, 1), switch: runs(1000, 1.001) },
     costs: { type: 'costs', feedsMs: 5, stackMs: 300, sessionsCreated, sameSession: true, rss: 0, maxRss: 2 ** 31 },
     finalMaxRss: { original: 2 ** 31, lora: 2 ** 32 },
     plan: { reps: 3, steps: 2 },
@@ -161,15 +161,19 @@ describe('report', () => {
   it('judges each measurement against its target', () => {
     const rows = buildRows(results());
     const verdicts = rows.map((r) => `${r.id}:${r.verdict}`);
-    expect(verdicts).toEqual(['a:baseline', 'a:pass', 'b:FAIL', 'c:pass', 'd:baseline', 'd:info', 'd:pass', 'd:info', 'd:pass', 'e:pass', 'f:info']);
+    expect(verdicts).toEqual(['a:baseline', 'a:pass', 'b:FAIL', 'c:pass', 'c:info', 'd:baseline', 'd:info', 'd:pass', 'd:info', 'd:pass', 'e:pass', 'f:info']);
     const engine = rows[1];
     expect(engine.vsBaseline).toBe('+4.0% [+4.0%, +4.0%]');
     expect(engine.value).toBe('1040 ms/step');
+    // the target row is the standard kohya case; LoCon on every layer is shown for information
+    expect(rows[3].what).toBe('rewritten graph, 3 LoRAs × rank 16, standard kohya (attention, ff, proj_in/out: 192 of 282 layers at rank 48, the others at 0), gate ≠ 0, bare loop');
+    expect(rows[4].what).toBe('rewritten graph, 3 LoRAs × rank 16, LoCon-style (all 282 layers at rank 48), gate ≠ 0, bare loop');
+    expect(rows[4].vsBaseline).toBe('+15.0% [+15.0%, +15.0%]');
     // switch: 5 ms of a 1000 ms step
-    expect(rows[6].vsBaseline).toBe('+0.50% of a step');
-    expect(rows[8].vsBaseline).toBe('gate switching +2.0%/pass; 1st pass after new set 60.0 ms (steady 50.0 ms)');
-    expect(rows[9].value).toBe('2000 ms');
-    expect(rows[10].value).toBe('3.92 img/s (255 ms/image)');
+    expect(rows[7].vsBaseline).toBe('+0.50% of a step');
+    expect(rows[9].vsBaseline).toBe('gate switching +2.0%/pass; 1st pass after new set 60.0 ms (steady 50.0 ms)');
+    expect(rows[10].value).toBe('2000 ms');
+    expect(rows[11].value).toBe('3.92 img/s (255 ms/image)');
   });
 
   it('fails the switch when a session was created again, and the first image over 3 s', () => {
