@@ -2,6 +2,7 @@
 
   python3 models/recipe/recipe.py vae      --minutes 8     # train the 4x VAE on crops
   python3 models/recipe/recipe.py latents                  # render + encode the training sets
+  python3 models/recipe/recipe.py vae-decoder --minutes 60 # sharpen the decoder; latents stay valid
   python3 models/recipe/recipe.py base     --minutes 60    # text encoder + UNet, resumable
   python3 models/recipe/recipe.py loras    --minutes 25    # the 11 LoRAs on the frozen base
   python3 models/recipe/recipe.py export                   # ONNX folder + LoRA files + previews
@@ -208,13 +209,15 @@ def encode_set(vae, scenes, tok, captions):
 def stage_latents(args):
     tok = toklib.Tokenizer()
     vae = load_vae()
-    rng = np.random.default_rng(2)
-    scenes = [world.random_base_scene(rng) for _ in range(args.base_count)]
-    caps = [world.base_caption(s) for s in scenes]
-    lat, ids = encode_set(vae, scenes, tok, caps)
-    scale = float(1.0 / lat.std())
-    log('base latents', tuple(lat.shape), 'std', float(lat.std()), '-> scaling_factor', scale)
-    torch.save({'latents': lat, 'ids': ids, 'captions': caps, 'scaling_factor': scale}, os.path.join(WORK, 'base_latents.pt'))
+    if not args.concepts_only:  # the base set (and the scaling factor) only change with the encoder
+        rng = np.random.default_rng(2)
+        scenes = [world.random_base_scene(rng) for _ in range(args.base_count)]
+        caps = [world.base_caption(s) for s in scenes]
+        lat, ids = encode_set(vae, scenes, tok, caps)
+        scale = float(1.0 / lat.std())
+        log('base latents', tuple(lat.shape), 'std', float(lat.std()), '-> scaling_factor', scale)
+        torch.save({'latents': lat, 'ids': ids, 'captions': caps, 'scaling_factor': scale},
+                   os.path.join(WORK, 'base_latents.pt'))
     rng = np.random.default_rng(3)
     all_lat, all_ids, all_k = [], [], []
     for k, name in enumerate(CONCEPT_NAMES):
@@ -409,6 +412,8 @@ def main():
     ap.add_argument('--base-count', type=int, default=20000)
     ap.add_argument('--concept-count', type=int, default=1500)
     ap.add_argument('--out', default=None)
+    ap.add_argument('--concepts-only', action='store_true',
+                    help='latents: re-encode only the concept sets (after a change to a concept design)')
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('RECIPE_THREADS', '2')))
     os.makedirs(WORK, exist_ok=True)
