@@ -7,7 +7,7 @@ import type { CompositionMethod } from './composition';
 import { type GenerationSettings, samplerRecord } from './settings';
 
 /** Version of the engine written into every image (noise generator and schedules included). */
-export const ENGINE_VERSION = '0.1.0';
+export const ENGINE_VERSION = '0.2.0';
 
 export interface RecordLora {
   name: string;
