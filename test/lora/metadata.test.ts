@@ -120,6 +120,22 @@ describe('inspectLora', () => {
     expect(info.preview).toBeNull();
     expect(info.warnings).toEqual(['plain.json is not valid JSON; ignored.']);
     expect(info.baseModel).toBe('unknown');
+    expect(info.baseModelReason).toBe('no cross-attention or text-encoder keys and no base-model metadata');
+  });
+
+  it('says what it saw when keys and metadata match no Stable Diffusion family', async () => {
+    const path = join(dir, 'small.safetensors');
+    await writeSafetensors(
+      path,
+      {
+        'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight': f32([2, 64]),
+        'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight': f32([32, 2]),
+      },
+      { ss_base_model_version: 'glyph-sd-v1' },
+    );
+    const info = await inspectLora(path, { hashes: false });
+    expect(info.baseModel).toBe('unknown');
+    expect(info.baseModelReason).toBe('cross-attention takes 64 inputs; its metadata names glyph-sd-v1: no Stable Diffusion family Chord knows');
   });
 
   it('recognises SDXL from its text-encoder keys and a PEFT folder', async () => {

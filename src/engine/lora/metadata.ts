@@ -196,13 +196,17 @@ function baseFromWidth(w: number, what: string): { base: LoraBaseModel; reason: 
 function guessBase(groups: KeyGroup[], inputWidth: (g: KeyGroup) => number | undefined, metadata: Record<string, string>): { base: LoraBaseModel; reason: string } {
   const te = groups.find((g) => g.sdxlTextEncoder !== undefined);
   if (te) return { base: 'sdxl', reason: `keys for SDXL's text encoder ${te.sdxlTextEncoder} (${te.stem})` };
+  // what was seen but matched no family, for the "unknown" reason
+  const seen = new Map<string, string>();
   for (const g of groups) {
     const isContext = g.part === 'unet' && /attn2[._]to_k$/.test(g.name);
     const isText = g.part === 'text_encoder' && /q_proj$/.test(g.name);
     if (!isContext && !isText) continue;
     const w = inputWidth(g);
-    const r = w === undefined ? undefined : baseFromWidth(w, isContext ? 'cross-attention' : 'text encoder');
+    const what = isContext ? 'cross-attention' : 'text encoder';
+    const r = w === undefined ? undefined : baseFromWidth(w, what);
     if (r) return r;
+    if (w !== undefined && !seen.has(what)) seen.set(what, `${what} takes ${w} inputs`);
   }
   const version = (metadata.ss_base_model_version ?? '').toLowerCase();
   if (version.startsWith('sdxl')) return { base: 'sdxl', reason: `ss_base_model_version ${version}` };
@@ -212,7 +216,10 @@ function guessBase(groups: KeyGroup[], inputWidth: (g: KeyGroup) => number | und
   if (arch.startsWith('stable-diffusion-xl')) return { base: 'sdxl', reason: `modelspec.architecture ${arch}` };
   if (arch.startsWith('stable-diffusion-v2')) return { base: 'sd2', reason: `modelspec.architecture ${arch}` };
   if (arch.startsWith('stable-diffusion-v1')) return { base: 'sd1', reason: `modelspec.architecture ${arch}` };
-  return { base: 'unknown', reason: 'no cross-attention or text-encoder keys and no base-model metadata' };
+  const named = metadata.ss_base_model_version || metadata['modelspec.architecture'];
+  if (named) seen.set('metadata', `its metadata names ${named}`);
+  if (seen.size === 0) return { base: 'unknown', reason: 'no cross-attention or text-encoder keys and no base-model metadata' };
+  return { base: 'unknown', reason: `${[...seen.values()].join('; ')}: no Stable Diffusion family Chord knows` };
 }
 
 export interface InspectOptions {
