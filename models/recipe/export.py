@@ -152,6 +152,8 @@ def stage_export(args):
             p.copy_(s)
     ldir = f'{out}/loras'
     os.makedirs(ldir, exist_ok=True)
+    concept_of = torch.load(os.path.join(WORK, 'concept_latents.pt'))['concept']
+    trained_on = [int((concept_of == k).sum()) for k in range(n)]
     for k, name in enumerate(CONCEPT_NAMES):
         cat, trigger = world.CONCEPTS[name]
         dtype = np.float16 if cat in ('character', 'object') else np.float32
@@ -161,8 +163,8 @@ def stage_export(args):
             'ss_network_args': json.dumps({'conv_dim': LORA_RANK, 'conv_alpha': LORA_ALPHA}),
             'ss_base_model_version': 'glyph-sd-v1', 'ss_sd_model_name': 'glyph-sd', 'ss_output_name': name,
             'ss_steps': ck['it'], 'ss_resolution': '(64, 64)',
-            'ss_tag_frequency': json.dumps({f'1_{trigger}': {trigger: 2000, 'gray background': 330,
-                                                             'white background': 330, 'black background': 330}}),
+            # every caption of the concept's training set starts with the trigger word
+            'ss_tag_frequency': json.dumps({f'1_{trigger}': {trigger: trained_on[k]}}),
             'ss_training_comment': f'glyph world {cat} LoRA; trigger word: {trigger}',
             'modelspec.title': name, 'modelspec.architecture': 'glyph-sd-v1/lora',
             'modelspec.trigger_phrase': trigger, 'chord.category': cat,
