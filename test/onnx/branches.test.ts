@@ -60,7 +60,7 @@ describe('addLoraBranches', () => {
     expect(byName.get('lora.down.time_embedding.linear_1')?.dims).toEqual([4, 'lora_rank.time_embedding.linear_1']);
     // every layer's rank is a dimension of its own
     expect(new Set(specs.filter((s) => s.role === 'slots').map((s) => s.dims[0])).size).toBe(targets.length);
-    expect(LORA_REWRITE_VERSION).toBe('chord-lora-branches/2');
+    expect(LORA_REWRITE_VERSION).toBe('chord-lora-branches/3');
     expect(metadata(rewritten)['chord.rewrite']).toBe(LORA_REWRITE_VERSION);
     expect(rewrittenTargets(rewritten)).toEqual(targets);
   });
@@ -213,6 +213,32 @@ describe('addLoraBranches', () => {
     const branched = await runBranched(rewritten, targets, 'unet', [lora], [[1], [1]]);
     const fused = await runModel(fuseDeltas(model, fusedDeltas(targets, [lora], [1])), inputsFor('unet'));
     expect(relError(branched.out_sample.data, fused.out_sample.data)).toBeLessThan(1e-5);
+  });
+
+  it('conv branches summed inside FusedConv (the CPU form) equal the fused weights, and rank 0 the original', async () => {
+    const model = await loadFixture(UNET);
+    const targets = findLoraTargets(model, 'unet');
+    const rewritten = addLoraBranches(model, targets, { convSum: 'fused' });
+    const nodes = rewritten.graph?.node ?? [];
+    const convs = targets.filter((t) => t.op === 'Conv').length;
+    expect(nodes.filter((n) => n.opType === 'FusedConv' && n.domain === 'com.microsoft')).toHaveLength(convs);
+    expect(rewritten.opsetImport?.some((o) => o.domain === 'com.microsoft')).toBe(true);
+    // the plain form has no contrib operator at all
+    expect((addLoraBranches(model, targets).graph?.node ?? []).some((n) => n.domain)).toBe(false);
+
+    const convLora = randomLora(targets.filter((t) => t.op === 'Conv'), 2, 21);
+    const attention = randomLora(targets.filter((t) => t.op === 'MatMul'), 3, 22, 0.25);
+    const weights = [0.9, -0.6];
+    const branched = await runBranched(rewritten, targets, 'unet', [convLora, attention], [weights, [0.9, 0]]);
+    const fused = await runModel(fuseDeltas(model, fusedDeltas(targets, [convLora, attention], weights)), inputsFor('unet'));
+    const half = fused.out_sample.data.length / 2;
+    expect(relError(branched.out_sample.data.subarray(0, half), fused.out_sample.data.subarray(0, half))).toBeLessThan(1e-5);
+    const convOnly = await runModel(fuseDeltas(model, fusedDeltas(targets, [convLora], [0.9])), inputsFor('unet'));
+    expect(relError(branched.out_sample.data.subarray(half), convOnly.out_sample.data.subarray(half))).toBeLessThan(1e-5);
+
+    const zero = await runBranched(rewritten, targets, 'unet', [], [[], []]);
+    const base = await runModel(model, inputsFor('unet'));
+    expect(Array.from(zero.out_sample.data)).toEqual(Array.from(base.out_sample.data));
   });
 
   it('the rank-agnostic gate (for graphs without known ranks) computes the same', async () => {

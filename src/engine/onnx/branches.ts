@@ -2,7 +2,8 @@
  * The run-time LoRA rewrite (architecture.md, "LoRA at run time"): every target layer P gets a
  * low-rank branch whose weights are graph inputs with a rank r_P of its own,
  *
- *   linear / Gemm:  y = W(x) + ((x @ down) * g_P) @ up          down [in, r_P], up [r_P, out]
+ *   linear / Gemm:  y = Gemm((x @ down) * g_P, up, C = W(x))    down [in, r_P], up [r_P, out]
+ *                   (positions flattened to rows around the Gemm: one pass over the output)
  *   conv:           y = W(x) + Conv1x1(Conv_W'(x, down) * g_P, up)
  *                                                               down [r_P, in, kh, kw], up [out, r_P, 1, 1]
  *   g_P = Gather(lora.gate, lora.slots.P, axis = rank axis)     slots [r_P] int32
@@ -46,12 +47,14 @@ import { inferRanks } from './ranks';
 import { locateRequested, type LocatedTarget } from './targets';
 
 /** Bump when the rewritten graph changes shape; part of the rewrite cache key. */
-export const LORA_REWRITE_VERSION = 'chord-lora-branches/2';
+export const LORA_REWRITE_VERSION = 'chord-lora-branches/3';
 /** metadata_props keys written by the rewrite */
 export const REWRITE_METADATA_KEY = 'chord.rewrite';
 export const TARGETS_METADATA_KEY = 'chord.lora.targets';
 
 export const LORA_GATE_INPUT = 'lora.gate';
+/** ONNX Runtime's contrib operator domain (FusedConv) */
+const MS_DOMAIN = 'com.microsoft';
 /** the gate's width: every rank of every active LoRA, side by side */
 export const LORA_TOTAL_RANK_DIM = 'lora_total_rank';
 export const LORA_BATCH_DIM = 'lora_batch';
@@ -81,6 +84,14 @@ export interface LoraBranchOptions {
    * forcing it is for tests.
    */
   rankAgnosticGate?: boolean;
+  /**
+   * How a conv branch joins the layer's output. 'add' (default): a 1x1 up conv, then `Add`, which
+   * every execution provider runs. 'fused': the up conv is ONNX Runtime's `com.microsoft.FusedConv`
+   * with the layer's output as its sum input `Z`, so the branch accumulates into that output (in
+   * place where the memory planner allows) and an idle conv branch adds no pass over it. Only the
+   * CPU and CUDA providers have that kernel; Chord uses it for CPU sessions.
+   */
+  convSum?: 'add' | 'fused';
 }
 
 /** The shape of one LoRA graph input, as the engine must feed it. */
@@ -101,7 +112,8 @@ export function addLoraBranches(model: ModelProto, targets: LoraTarget[], option
   const index = indexGraph(graph);
   const located = locateRequested(index, targets);
   const ranks = options.rankAgnosticGate ? new Map<string, number>() : inferRanks(index, opsetVersion(model));
-  const b = new BranchBuilder(index);
+  const fusedConv = options.convSum === 'fused' && located.some((l) => l.target.op === 'Conv');
+  const b = new BranchBuilder(index, opsetVersion(model) >= 11, fusedConv);
 
   const after = new Map<NodeProto, NodeProto[]>();
   const replaced = new Map<NodeProto, NodeProto>();
@@ -128,6 +140,9 @@ export function addLoraBranches(model: ModelProto, targets: LoraTarget[], option
       input: [...(graph.input ?? []), ...b.inputs],
       initializer: [...(graph.initializer ?? []), ...b.initializers],
     },
+    opsetImport: fusedConv && !(model.opsetImport ?? []).some((o) => o.domain === MS_DOMAIN)
+      ? [...(model.opsetImport ?? []), { domain: MS_DOMAIN, version: 1 }]
+      : model.opsetImport,
     metadataProps: withMetadata(model, {
       [REWRITE_METADATA_KEY]: LORA_REWRITE_VERSION,
       [TARGETS_METADATA_KEY]: JSON.stringify(targets),
@@ -182,7 +197,12 @@ class BranchBuilder {
   private readonly consts = new Map<string, string>();
   private readonly declared = new Set<string>();
 
-  constructor(private readonly index: GraphIndex) {
+  constructor(
+    private readonly index: GraphIndex,
+    /** Flatten takes a negative axis from opset 11 on */
+    private readonly flattenAnyAxis: boolean,
+    private readonly fusedConv: boolean,
+  ) {
     this.inputs.push(makeValueInfo(claimName(index, LORA_GATE_INPUT), DataType.FLOAT, [LORA_BATCH_DIM, LORA_TOTAL_RANK_DIM]));
   }
 
@@ -235,9 +255,34 @@ class BranchBuilder {
       }
     }
     branch.push(makeNode('Mul', [d, layerGate], [gated], gated));
-    if (target.op === 'Conv') branch.push(makeNode('Conv', [gated, up], [u], u));
-    else branch.push(makeNode('MatMul', [gated, up], [u], u));
-    branch.push(makeNode('Add', [base, u], [y], name('add')));
+    if (target.op === 'Conv' && this.fusedConv) {
+      // y = Conv1x1(gated, up) + base; no bias, no activation
+      branch.push({ ...makeNode('FusedConv', [gated, up, '', base], [y], name('add')), domain: MS_DOMAIN });
+    } else if (target.op === 'Conv') {
+      branch.push(makeNode('Conv', [gated, up], [u], u));
+      branch.push(makeNode('Add', [base, u], [y], name('add')));
+    } else if (target.op === 'Gemm') {
+      // 2-D already: Gemm's C input is the layer's output
+      branch.push(makeNode('Gemm', [gated, up, base], [y], name('add')));
+    } else if (this.flattenAnyAxis) {
+      // [.., r] @ [r, out] + base as one Gemm over the flattened positions: the layer's output is
+      // Gemm's C, so at r_P = 0 the branch costs one copy of the output (which ONNX Runtime may
+      // do in place) instead of a zero-filled product plus an Add over it
+      const g2 = name('gated_2d');
+      const b2 = name('base_2d');
+      const y2 = name('sum_2d');
+      const shape = name('shape');
+      branch.push(
+        makeNode('Flatten', [gated], [g2], g2, [intAttr('axis', -1)]),
+        makeNode('Flatten', [base], [b2], b2, [intAttr('axis', -1)]),
+        makeNode('Gemm', [g2, up, b2], [y2], name('add')),
+        makeNode('Shape', [base], [shape], shape),
+        makeNode('Reshape', [y2, shape], [y], name('reshape')),
+      );
+    } else {
+      branch.push(makeNode('MatMul', [gated, up], [u], u));
+      branch.push(makeNode('Add', [base, u], [y], name('add')));
+    }
     return { node: rewired, branch };
   }
 
