@@ -62,10 +62,11 @@ async function open(req: OpenRequest): Promise<State> {
   let rewriteMs = 0;
   let rewriteCached = false;
   if (req.kind === 'lora') {
-    // the engine's own rewrite: addLoraBranches on findLoraTargets, cached in Chord's cache folder
+    // the engine's own rewrite for CPU sessions: addLoraBranches on findLoraTargets (conv branches
+    // summed in FusedConv), cached in Chord's cache folder
     const startedAt = Date.now();
     const t = performance.now();
-    const derived = await derivedGraph(req.unetPath, 'unet', { float32: false, lora: true }, req.cacheDir);
+    const derived = await derivedGraph(req.unetPath, 'unet', { float32: false, lora: true, cpuFusedConv: true }, req.cacheDir);
     rewriteMs = performance.now() - t;
     // targets.json is written last by a rewrite; older than this call: the graph came from the cache
     rewriteCached = (await stat(join(dirname(derived.path), 'targets.json'))).mtimeMs < startedAt;

@@ -20,6 +20,11 @@ export interface GraphVariant {
   float32: boolean;
   /** run-time LoRA branches (text encoder and UNet only) */
   lora: boolean;
+  /**
+   * conv branches summed inside ONNX Runtime's FusedConv (addLoraBranches' convSum 'fused'): for
+   * sessions on the CPU provider only, which has that kernel
+   */
+  cpuFusedConv?: boolean;
 }
 
 export interface DerivedGraph {
@@ -53,7 +58,7 @@ async function externalDataStamp(source: string): Promise<string> {
 }
 
 export function variantName(v: GraphVariant): string {
-  return [v.float32 ? 'fp32' : '', v.lora ? 'lora' : ''].filter(Boolean).join('-');
+  return [v.float32 ? 'fp32' : '', v.lora ? 'lora' : '', v.lora && v.cpuFusedConv ? 'cpu' : ''].filter(Boolean).join('-');
 }
 
 /**
@@ -82,7 +87,7 @@ export async function derivedGraph(source: string, part: GraphName, variant: Gra
     if (targets.length === 0) {
       throw new ChordError('MODEL_INVALID', `${source} has no layer a LoRA can attach to.`, 'The graph was exported in a way Chord does not recognise; re-export it with the standard diffusers exporter.');
     }
-    model = addLoraBranches(model, targets);
+    model = addLoraBranches(model, targets, { convSum: variant.cpuFusedConv ? 'fused' : 'add' });
   }
   try {
     await mkdir(dir, { recursive: true });

@@ -97,7 +97,10 @@ export class Model {
   }
 
   private async createGraphSession(name: GraphName): Promise<ModelSession> {
-    const variant: GraphVariant = { float32: this.upcast.has(name), lora: this.loraEnabled && name !== 'vae_decoder' };
+    const lora = this.loraEnabled && name !== 'vae_decoder';
+    // CPU-only sessions sum conv branches inside FusedConv; with a GPU provider first the graph
+    // keeps plain ops every provider has (a GPU that falls back to the CPU runs those)
+    const variant: GraphVariant = { float32: this.upcast.has(name), lora, cpuFusedConv: lora && this.providers[0] === 'cpu' };
     let path = this.folder.graphs[name];
     if (variant.float32 || variant.lora) {
       const cacheDir = this.options.cacheDir;
