@@ -9,6 +9,9 @@
  * docs/demo-world.md.
  *
  *   npx tsx bench/demo-world.ts [--model models/glyph-sd] [--seeds 20] [--base-seeds 10] [--steps 25] [--sampler ddim] [--cfg 5]
+ *
+ * `--only scarf,hat` checks just those LoRAs (no base captions, no grids, nothing written): a quick
+ * look during training, with the LoRA files exported to `--model`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +35,7 @@ const STEPS = Number(opt('steps', '25'));
 const SAMPLER = opt('sampler', 'ddim');
 const CFG = Number(opt('cfg', '5'));
 const GRID_SEEDS = 6;
+const ONLY = opt('only', '') ? (opt('only', '').split(',') as ConceptName[]) : null;
 const OUT_DIR = 'docs/images/demo-world';
 const DOC = 'docs/demo-world.md';
 
@@ -78,13 +82,15 @@ const pct = (k: number, n: number): string => `${((100 * k) / n).toFixed(0)}%`;
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  const unknown = (ONLY ?? []).filter((c) => !CONCEPT_NAMES.includes(c));
+  if (unknown.length) throw new Error(`--only: no concept named ${unknown.join(', ')} (the concepts: ${CONCEPT_NAMES.join(', ')})`);
   const model = await openModel(MODEL, { cacheDir: chordCacheDir() });
   const none: number[] = [];
 
   const baseRows: string[] = [];
   const baseGrid: RgbImage[][] = [];
   let baseOk = 0;
-  for (const { caption, truth } of CAPTIONS) {
+  for (const { caption, truth } of ONLY ? [] : CAPTIONS) {
     let ok = 0;
     const row: RgbImage[] = [];
     for (let s = 0; s < BASE_SEEDS; s++) {
@@ -97,12 +103,12 @@ async function main(): Promise<void> {
     baseRows.push(`| ${caption} | ${ok}/${BASE_SEEDS} (${pct(ok, BASE_SEEDS)}) |`);
     console.log(`base  ${caption.padEnd(80)} ${ok}/${BASE_SEEDS}`);
   }
-  await writeGrid(join(OUT_DIR, 'base.png'), baseGrid);
+  if (!ONLY) await writeGrid(join(OUT_DIR, 'base.png'), baseGrid);
 
   const loraRows: string[] = [];
   const loraGrid: RgbImage[][] = [];
   let loraPass = 0;
-  for (const concept of CONCEPT_NAMES) {
+  for (const concept of ONLY ?? CONCEPT_NAMES) {
     // one LoRA loaded at a time: switching files never re-creates a session
     await model.useLoras([join(MODEL, 'loras', `${concept}.safetensors`)]);
     let hits = 0;
@@ -120,9 +126,13 @@ async function main(): Promise<void> {
     loraRows.push(`| ${concept} | ${CONCEPT_CATEGORY[concept]} | \`${TRIGGERS[concept]}\` | ${hits}/${SEEDS} (${pct(hits, SEEDS)}) | ${baseHits}/${CONTROL_SEEDS} |`);
     console.log(`lora  ${concept.padEnd(10)} ${hits}/${SEEDS}   without LoRA ${baseHits}/${CONTROL_SEEDS}`);
   }
-  await writeGrid(join(OUT_DIR, 'loras.png'), loraGrid);
   await model.release();
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
+  if (ONLY) {
+    console.log(`checked ${ONLY.join(', ')} in ${minutes} min; nothing written`);
+    return;
+  }
+  await writeGrid(join(OUT_DIR, 'loras.png'), loraGrid);
 
   const section = [
     '<!-- evidence:start -->',

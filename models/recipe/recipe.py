@@ -5,6 +5,7 @@
   python3 models/recipe/recipe.py vae-decoder --minutes 60 # sharpen the decoder; latents stay valid
   python3 models/recipe/recipe.py base     --minutes 60    # text encoder + UNet, resumable
   python3 models/recipe/recipe.py loras    --minutes 25    # the 11 LoRAs on the frozen base
+  python3 models/recipe/recipe.py loras --only scarf       # more training for some LoRAs alone
   python3 models/recipe/recipe.py export                   # ONNX folder + LoRA files + previews
   python3 models/recipe/recipe.py sd15-random --out DIR    # SD 1.5-sized random UNet (benchmarks)
 
@@ -379,15 +380,25 @@ def stage_loras(args):
             p.data.copy_(s)
         opt.load_state_dict(ck['opt']); it = ck['it']; gen.set_state(ck['gen'])
         log('resumed loras at', it)
-    per = args.batch // n
+    # --only trains the named LoRAs and keeps every other one exactly as it is: the batch holds
+    # their samples alone, and after each step the other LoRAs' rank columns are put back (their
+    # gradient is zero, but Adam's momentum would still move them)
+    trained = [CONCEPT_NAMES.index(c) for c in args.only.split(',')] if args.only else list(range(n))
+    per = args.batch // len(trained)
     by_k = [torch.nonzero(k_all == k).flatten() for k in range(n)]
+    frozen = torch.ones(n * LORA_RANK, dtype=torch.bool)
+    for k in trained:
+        frozen[k * LORA_RANK:(k + 1) * LORA_RANK] = False
+    wrappers = list(wu.values()) + list(wt.values())
+    if args.only:
+        log('training only', ', '.join(CONCEPT_NAMES[k] for k in trained), f'({per} samples each per batch)')
 
     def save(it):
         save_ckpt(path, {'params': [p.detach() for p in params], 'opt': opt.state_dict(), 'it': it,
                          'gen': gen.get_state(), 'paths_unet': list(wu), 'paths_te': list(wt)})
 
     def step(_):
-        idx = torch.cat([by_k[k][torch.randint(0, len(by_k[k]), (per,), generator=gen)] for k in range(n)])
+        idx = torch.cat([by_k[k][torch.randint(0, len(by_k[k]), (per,), generator=gen)] for k in trained])
         ks = k_all[idx]
         mask = torch.zeros(len(idx), n * LORA_RANK)
         for j, k in enumerate(ks.tolist()):
@@ -395,7 +406,13 @@ def stage_loras(args):
         holder.mask = mask
         ids = drop_captions(ids_all[idx], gen, empty, p=0.05)
         loss = diffusion_loss(unet, te, lat_all[idx] * scale, ids, gen)
+        kept = [(w.down.data[frozen].clone(), w.up.data[:, frozen].clone()) for w in wrappers] if args.only else None
         opt.zero_grad(); loss.backward(); opt.step()
+        if kept:
+            with torch.no_grad():
+                for w, (d, u) in zip(wrappers, kept):
+                    w.down.data[frozen] = d
+                    w.up.data[:, frozen] = u
         return loss.item()
     te.train(); unet.train()
     train_loop('loras', step, it, args.minutes, args.max_iters, save, log_every=50, save_every=240)
@@ -412,6 +429,8 @@ def main():
     ap.add_argument('--base-count', type=int, default=20000)
     ap.add_argument('--concept-count', type=int, default=1500)
     ap.add_argument('--out', default=None)
+    ap.add_argument('--only', default=None,
+                    help='loras: train only these LoRAs (comma-separated concept names); the others stay as they are')
     ap.add_argument('--concepts-only', action='store_true',
                     help='latents: re-encode only the concept sets (after a change to a concept design)')
     args = ap.parse_args()
@@ -431,7 +450,12 @@ def main():
         stage_preview_base(args)
     elif args.stage == 'loras':
         args.lr = args.lr or 2e-3
-        args.batch = args.batch if args.batch % len(CONCEPT_NAMES) == 0 else 33
+        if args.only:
+            unknown = [c for c in args.only.split(',') if c not in CONCEPT_NAMES]
+            if unknown:
+                sys.exit(f'--only: no concept named {", ".join(unknown)} (the concepts: {", ".join(CONCEPT_NAMES)})')
+        else:
+            args.batch = args.batch if args.batch % len(CONCEPT_NAMES) == 0 else 33
         stage_loras(args)
     elif args.stage in ('export', 'sd15-random', 'preview-loras'):
         import export
