@@ -2,6 +2,7 @@ import { cpSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { derivedGraph } from '../../src/engine/model/derived-graphs';
+import { readModel } from '../../src/engine/onnx';
 import { makeTmpDir } from './helpers';
 
 describe('derived graph cache', () => {
@@ -19,5 +20,17 @@ describe('derived graph cache', () => {
     utimesSync(join(model, 'weights.pb'), new Date(), new Date(Date.now() + 60_000));
     const after = await derivedGraph(join(model, 'model.onnx'), 'unet', { float32: false, lora: true }, cache);
     expect(after.path).not.toBe(first.path);
+  });
+
+  it('keeps the CPU form (conv branches in FusedConv) apart from the form every provider runs', async () => {
+    const unet = resolve('test/fixtures/onnx/tiny_unet.onnx');
+    const cache = join(tmp.dir, 'cache-cpu');
+    const plain = await derivedGraph(unet, 'unet', { float32: false, lora: true }, cache);
+    const cpu = await derivedGraph(unet, 'unet', { float32: false, lora: true, cpuFusedConv: true }, cache);
+    expect(cpu.path).not.toBe(plain.path);
+    expect(cpu.targets).toEqual(plain.targets);
+    const contrib = async (path: string) => ((await readModel(path)).graph?.node ?? []).filter((n) => n.domain === 'com.microsoft').length;
+    expect(await contrib(plain.path)).toBe(0);
+    expect(await contrib(cpu.path)).toBe(plain.targets.filter((t) => t.op === 'Conv').length);
   });
 });

@@ -123,6 +123,8 @@ describe('txt2img end to end', () => {
     expect(maxDiff(ctxRuntime.data, ctxBaked.data)).toBeLessThan(1e-4);
     expect(maxDiff(epsRuntime, epsBaked)).toBeLessThan(1e-4);
     expect(maxDiff(epsRuntime, epsBase)).toBeGreaterThan(0.1);
+    // a CPU session runs the CPU form of the rewrite (conv branches summed in FusedConv)
+    expect(readdirSync(join(cacheDir, 'graphs')).filter((n) => n.startsWith('unet-lora-cpu-'))).toHaveLength(1);
     await Promise.all([runtime.release(), baked.release()]);
 
     // the model folder was only read
