@@ -162,7 +162,7 @@ def stage_export(args):
             'ss_network_module': 'networks.lora', 'ss_network_dim': LORA_RANK, 'ss_network_alpha': LORA_ALPHA,
             'ss_network_args': json.dumps({'conv_dim': LORA_RANK, 'conv_alpha': LORA_ALPHA}),
             'ss_base_model_version': 'glyph-sd-v1', 'ss_sd_model_name': 'glyph-sd', 'ss_output_name': name,
-            'ss_steps': ck['it'], 'ss_resolution': '(64, 64)',
+            'ss_steps': ck.get('concept_steps', {}).get(name, ck['it']), 'ss_resolution': '(64, 64)',
             # every caption of the concept's training set starts with the trigger word
             'ss_tag_frequency': json.dumps({f'1_{trigger}': {trigger: trained_on[k]}}),
             'ss_training_comment': f'glyph world {cat} LoRA; trigger word: {trigger}',

@@ -374,11 +374,14 @@ def stage_loras(args):
     empty = torch.tensor(tok(''), dtype=torch.int32)
     path = os.path.join(WORK, 'loras.pt')
     it = 0
+    concept_steps = {c: 0 for c in CONCEPT_NAMES}
     if os.path.exists(path):
         ck = torch.load(path)
         for p, s in zip(params, ck['params']):
             p.data.copy_(s)
         opt.load_state_dict(ck['opt']); it = ck['it']; gen.set_state(ck['gen'])
+        # iterations each LoRA took part in (they differ once --only was used)
+        concept_steps.update(ck.get('concept_steps', {c: it for c in CONCEPT_NAMES}))
         log('resumed loras at', it)
     # --only trains the named LoRAs and keeps every other one exactly as it is: the batch holds
     # their samples alone, and after each step the other LoRAs' rank columns are put back (their
@@ -395,7 +398,8 @@ def stage_loras(args):
 
     def save(it):
         save_ckpt(path, {'params': [p.detach() for p in params], 'opt': opt.state_dict(), 'it': it,
-                         'gen': gen.get_state(), 'paths_unet': list(wu), 'paths_te': list(wt)})
+                         'gen': gen.get_state(), 'paths_unet': list(wu), 'paths_te': list(wt),
+                         'concept_steps': concept_steps})
 
     def step(_):
         idx = torch.cat([by_k[k][torch.randint(0, len(by_k[k]), (per,), generator=gen)] for k in trained])
@@ -408,6 +412,8 @@ def stage_loras(args):
         loss = diffusion_loss(unet, te, lat_all[idx] * scale, ids, gen)
         kept = [(w.down.data[frozen].clone(), w.up.data[:, frozen].clone()) for w in wrappers] if args.only else None
         opt.zero_grad(); loss.backward(); opt.step()
+        for k in trained:
+            concept_steps[CONCEPT_NAMES[k]] += 1
         if kept:
             with torch.no_grad():
                 for w, (d, u) in zip(wrappers, kept):
