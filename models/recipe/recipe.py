@@ -439,7 +439,15 @@ def main():
                     help='loras: train only these LoRAs (comma-separated concept names); the others stay as they are')
     ap.add_argument('--concepts-only', action='store_true',
                     help='latents: re-encode only the concept sets (after a change to a concept design)')
+    ap.add_argument('--cube-edge', default=None, metavar='R,G,B',
+                    help="draw the cube's dark edge in this colour instead of world.CUBE_EDGE (the vae-decoder "
+                         'run of the committed family drew it 95,15,15)')
     args = ap.parse_args()
+    if args.cube_edge:
+        edge = tuple(int(v) for v in args.cube_edge.split(','))
+        if len(edge) != 3 or not all(0 <= v <= 255 for v in edge):
+            sys.exit(f'--cube-edge: expected three numbers 0..255 like 95,15,15, got {args.cube_edge}')
+        world.CUBE_EDGE = edge
     torch.set_num_threads(int(os.environ.get('RECIPE_THREADS', '2')))
     os.makedirs(WORK, exist_ok=True)
     if args.stage == 'vae':
