@@ -157,10 +157,24 @@ def stage_vae_decoder(args):
     def save(it):
         save_ckpt(path, dict(ck, model=vae.state_dict(), dec_opt=opt.state_dict(), dec_it=it))
 
+    # --latent-noise S: half of each batch decodes its latents plus Gaussian noise of a standard
+    # deviation drawn from [0, S] (in units of the scaled latents the UNet samples), against the
+    # clean image, so that a sampled latent's small residual noise decodes flat instead of as the
+    # dot and hatching textures the decoder has learnt
+    noise = args.latent_noise
+    if noise > 0:
+        unit = 1 / torch.load(os.path.join(WORK, 'base_latents.pt'))['scaling_factor']
+        gen = torch.Generator().manual_seed(7000 + it)
+        log(f'vae-decoder with latent noise up to {noise} (x {unit:.2f} in raw latent units) on half of each batch')
+
     def step(_):
         x = vae_batch(rng, 8, world.SIZE)
         with torch.no_grad():
             z = vae.encode(x)[0]
+            if noise > 0:
+                sigma = torch.rand(len(z), 1, 1, 1, generator=gen) * noise * unit
+                sigma[len(z) // 2:] = 0
+                z = z + sigma * torch.randn(z.shape, generator=gen)
         rec = vae.decode(z)
         loss = (rec - x).abs().mean() + 0.5 * ((rec - x) ** 2).mean()
         opt.zero_grad(); loss.backward(); opt.step()
@@ -439,6 +453,8 @@ def main():
                     help='loras: train only these LoRAs (comma-separated concept names); the others stay as they are')
     ap.add_argument('--concepts-only', action='store_true',
                     help='latents: re-encode only the concept sets (after a change to a concept design)')
+    ap.add_argument('--latent-noise', type=float, default=0.0,
+                    help='vae-decoder: also train on latents with added noise up to this std (scaled units)')
     ap.add_argument('--cube-edge', default=None, metavar='R,G,B',
                     help="draw the cube's dark edge in this colour instead of world.CUBE_EDGE (the vae-decoder "
                          'run of the committed family drew it 95,15,15)')
