@@ -21,12 +21,9 @@ import { captionRespected } from './detectors/base';
 import { detectors } from './detectors/concepts';
 import type { RgbImage } from './detectors/image';
 import { CONCEPT_CATEGORY, CONCEPT_NAMES, type BaseScene, type ConceptName } from './detectors/world';
+import { cliOption } from './cli-options';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-};
+const opt = (name: string, fallback: string): string => cliOption(name, fallback);
 const MODEL = opt('model', 'models/glyph-sd');
 const SEEDS = Number(opt('seeds', '20'));
 const BASE_SEEDS = Number(opt('base-seeds', '10'));

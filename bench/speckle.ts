@@ -10,12 +10,9 @@
 import { join } from 'node:path';
 import { chordCacheDir, Merge, openModel, resolveSettings, txt2img } from '../src/engine';
 import { backgroundSpeckle } from './detectors/speckle';
+import { cliOption } from './cli-options';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-};
+const opt = (name: string, fallback: string): string => cliOption(name, fallback);
 const MODEL = opt('model', 'models/glyph-sd');
 const SEEDS = Number(opt('seeds', '12'));
 const STEPS = Number(opt('steps', '20'));
