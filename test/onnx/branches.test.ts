@@ -241,19 +241,34 @@ describe('addLoraBranches', () => {
     expect(Array.from(zero.out_sample.data)).toEqual(Array.from(base.out_sample.data));
   });
 
+  /** Another form of the text-encoder rewrite computes what the default one does, and rank 0 the original. */
+  async function expectSameAsDefaultForm(variant: ModelProto, model: ModelProto, targets: LoraTarget[], seed: number): Promise<void> {
+    const lora = randomLora(targets, 2, seed);
+    const a = await runBranched(variant, targets, 'text_encoder', [lora], [[1], [0.5]]);
+    const b = await runBranched(addLoraBranches(model, targets), targets, 'text_encoder', [lora], [[1], [0.5]]);
+    expect(relError(a.last_hidden_state.data, b.last_hidden_state.data)).toBeLessThan(1e-6);
+    expect(relError(a.text_embeds.data, b.text_embeds.data)).toBeLessThan(1e-6);
+    const zero = await runBranched(variant, targets, 'text_encoder', [], [[], []]);
+    const base = await runModel(model, textFeeds(2));
+    expect(Array.from(zero.text_embeds.data)).toEqual(Array.from(base.text_embeds.data));
+  }
+
+  it('graphs older than opset 11 (no negative Flatten axis) get MatMul + Add branches that compute the same', async () => {
+    const model = await loadFixture(TEXT);
+    const targets = findLoraTargets(model, 'text_encoder');
+    // rewritten as if the graph imported opset 10, then run with its real opset
+    const old = addLoraBranches({ ...model, opsetImport: [{ domain: '', version: 10 }] }, targets);
+    expect((old.graph?.node ?? []).some((n) => n.opType === 'Flatten')).toBe(false);
+    expect((addLoraBranches(model, targets).graph?.node ?? []).some((n) => n.opType === 'Flatten')).toBe(true);
+    await expectSameAsDefaultForm({ ...old, opsetImport: model.opsetImport }, model, targets, 23);
+  });
+
   it('the rank-agnostic gate (for graphs without known ranks) computes the same', async () => {
     const model = await loadFixture(TEXT);
     const targets = findLoraTargets(model, 'text_encoder');
     const dynamic = addLoraBranches(model, targets, { rankAgnosticGate: true });
     expect((dynamic.graph?.node ?? []).some((n) => n.opType === 'ConstantOfShape')).toBe(true);
-    const lora = randomLora(targets, 2, 10);
-    const a = await runBranched(dynamic, targets, 'text_encoder', [lora], [[1], [0.5]]);
-    const b = await runBranched(addLoraBranches(model, targets), targets, 'text_encoder', [lora], [[1], [0.5]]);
-    expect(relError(a.last_hidden_state.data, b.last_hidden_state.data)).toBeLessThan(1e-6);
-    expect(relError(a.text_embeds.data, b.text_embeds.data)).toBeLessThan(1e-6);
-    const zero = await runBranched(dynamic, targets, 'text_encoder', [], [[], []]);
-    const base = await runModel(model, textFeeds(2));
-    expect(Array.from(zero.text_embeds.data)).toEqual(Array.from(base.text_embeds.data));
+    await expectSameAsDefaultForm(dynamic, model, targets, 10);
   });
 
   it('gives fp16 graphs fp16 branch inputs, which upcast to float32 for CPU', async () => {

@@ -225,7 +225,6 @@ class BranchBuilder {
     const branch: NodeProto[] = [];
     const d = name('down');
     const gated = name('gated');
-    const u = name('up');
     const layerGate = name('gate');
     if (target.op === 'Conv') {
       const c = target.conv;
@@ -259,6 +258,7 @@ class BranchBuilder {
       // y = Conv1x1(gated, up) + base; no bias, no activation
       branch.push({ ...makeNode('FusedConv', [gated, up, '', base], [y], name('add')), domain: MS_DOMAIN });
     } else if (target.op === 'Conv') {
+      const u = name('up');
       branch.push(makeNode('Conv', [gated, up], [u], u));
       branch.push(makeNode('Add', [base, u], [y], name('add')));
     } else if (target.op === 'Gemm') {
@@ -280,6 +280,8 @@ class BranchBuilder {
         makeNode('Reshape', [y2, shape], [y], name('reshape')),
       );
     } else {
+      // opset < 11: no negative Flatten axis, so the version-2 form
+      const u = name('up');
       branch.push(makeNode('MatMul', [gated, up], [u], u));
       branch.push(makeNode('Add', [base, u], [y], name('add')));
     }
