@@ -20,10 +20,9 @@ import { chordCacheDir, Merge, openModel, resolveSettings, txt2img, type Model }
 import { captionRespected } from './detectors/base';
 import { detectors } from './detectors/concepts';
 import type { RgbImage } from './detectors/image';
-import { CONCEPT_CATEGORY, CONCEPT_NAMES, type BaseScene, type ConceptName } from './detectors/world';
-import { cliOption } from './cli-options';
+import { CONCEPT_CATEGORY, CONCEPT_NAMES, CONCEPT_TRIGGER, type BaseScene, type ConceptName } from './detectors/world';
+import { cliOption as opt } from './cli-options';
 
-const opt = (name: string, fallback: string): string => cliOption(name, fallback);
 const MODEL = opt('model', 'models/glyph-sd');
 const SEEDS = Number(opt('seeds', '20'));
 const BASE_SEEDS = Number(opt('base-seeds', '10'));
@@ -32,15 +31,10 @@ const STEPS = Number(opt('steps', '25'));
 const SAMPLER = opt('sampler', 'ddim');
 const CFG = Number(opt('cfg', '5'));
 const GRID_SEEDS = 6;
-const ONLY = opt('only', '') ? (opt('only', '').split(',') as ConceptName[]) : null;
+const ONLY_LIST = opt('only', '');
+const ONLY = ONLY_LIST ? (ONLY_LIST.split(',') as ConceptName[]) : null;
 const OUT_DIR = 'docs/images/demo-world';
 const DOC = 'docs/demo-world.md';
-
-/** The LoRA files of the family, one per concept (file name = concept name). */
-const TRIGGERS: Record<ConceptName, string> = {
-  zorb: 'zorb', quill: 'quill', mippet: 'mippet', hat: 'hatz', scarf: 'scarfu', hatching: 'hatchy',
-  dots: 'dotty', sunset: 'sunsa', meadow: 'meadu', ball: 'ballo', cube: 'cubo',
-};
 
 const CAPTIONS: { caption: string; truth: BaseScene }[] = [
   { caption: 'a red circle on the left, gray background', truth: { shapes: [{ shape: 'circle', colour: 'red', pos: 'left' }], background: 'gray' } },
@@ -112,15 +106,15 @@ async function main(): Promise<void> {
     let baseHits = 0;
     const row: RgbImage[] = [];
     for (let s = 0; s < SEEDS; s++) {
-      const img = await sample(model, TRIGGERS[concept], s, [1]);
+      const img = await sample(model, CONCEPT_TRIGGER[concept], s, [1]);
       if (detectors[concept](img).hit) hits++;
       if (s < GRID_SEEDS) row.push(img);
       // the same prompt without the LoRA: the concept must come from the LoRA, not the base
-      if (s < CONTROL_SEEDS && detectors[concept](await sample(model, TRIGGERS[concept], s, [0])).hit) baseHits++;
+      if (s < CONTROL_SEEDS && detectors[concept](await sample(model, CONCEPT_TRIGGER[concept], s, [0])).hit) baseHits++;
     }
     loraGrid.push(row);
     if (hits / SEEDS >= 0.8) loraPass++;
-    loraRows.push(`| ${concept} | ${CONCEPT_CATEGORY[concept]} | \`${TRIGGERS[concept]}\` | ${hits}/${SEEDS} (${pct(hits, SEEDS)}) | ${baseHits}/${CONTROL_SEEDS} |`);
+    loraRows.push(`| ${concept} | ${CONCEPT_CATEGORY[concept]} | \`${CONCEPT_TRIGGER[concept]}\` | ${hits}/${SEEDS} (${pct(hits, SEEDS)}) | ${baseHits}/${CONTROL_SEEDS} |`);
     console.log(`lora  ${concept.padEnd(10)} ${hits}/${SEEDS}   without LoRA ${baseHits}/${CONTROL_SEEDS}`);
   }
   await model.release();

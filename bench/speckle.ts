@@ -10,20 +10,22 @@
 import { join } from 'node:path';
 import { chordCacheDir, Merge, openModel, resolveSettings, txt2img } from '../src/engine';
 import { backgroundSpeckle } from './detectors/speckle';
-import { cliOption } from './cli-options';
+import { cliOption as opt } from './cli-options';
+import { CONCEPT_CATEGORY, CONCEPT_NAMES, CONCEPT_TRIGGER } from './detectors/world';
 
-const opt = (name: string, fallback: string): string => cliOption(name, fallback);
 const MODEL = opt('model', 'models/glyph-sd');
 const SEEDS = Number(opt('seeds', '12'));
 const STEPS = Number(opt('steps', '20'));
-const UNTEXTURED: Record<string, string> = { zorb: 'zorb', quill: 'quill', mippet: 'mippet', hat: 'hatz', scarf: 'scarfu', ball: 'ballo', cube: 'cubo' };
+/** concepts with no texture of their own: styles and backgrounds left out */
+const UNTEXTURED = CONCEPT_NAMES.filter((c) => !['style', 'background'].includes(CONCEPT_CATEGORY[c]));
 
 async function main(): Promise<void> {
   const model = await openModel(MODEL, { cacheDir: chordCacheDir() });
   let total = 0;
   let count = 0;
   const rows: string[] = [];
-  for (const [concept, trigger] of Object.entries(UNTEXTURED)) {
+  for (const concept of UNTEXTURED) {
+    const trigger = CONCEPT_TRIGGER[concept];
     await model.useLoras([join(MODEL, 'loras', `${concept}.safetensors`)]);
     let t = 0;
     let c = 0;

@@ -1,6 +1,6 @@
 /**
  * The glyph world's vocabulary, mirrored from models/recipe/world.py: the eleven concepts and
- * their categories, and the base world's shapes, colours, positions and backgrounds.
+ * their categories and trigger words, and the base world's shapes, colours, positions and backgrounds.
  */
 
 export const CONCEPT_CATEGORY = {
@@ -20,6 +20,11 @@ export const CONCEPT_CATEGORY = {
 export type ConceptName = keyof typeof CONCEPT_CATEGORY;
 export type Category = (typeof CONCEPT_CATEGORY)[ConceptName];
 export const CONCEPT_NAMES = Object.keys(CONCEPT_CATEGORY) as ConceptName[];
+/** The trigger word each concept's LoRA was trained on (world.py's CONCEPTS). */
+export const CONCEPT_TRIGGER: Record<ConceptName, string> = {
+  zorb: 'zorb', quill: 'quill', mippet: 'mippet', hat: 'hatz', scarf: 'scarfu', hatching: 'hatchy',
+  dots: 'dotty', sunset: 'sunsa', meadow: 'meadu', ball: 'ballo', cube: 'cubo',
+};
 export const CHARACTERS = ['zorb', 'quill', 'mippet'] as const satisfies readonly ConceptName[];
 export type CharacterName = (typeof CHARACTERS)[number];
 
