@@ -18,6 +18,7 @@ import { NoiseGenerator } from '../schedulers/noise';
 import { batchItem, planarToRgbBytes, repeat, scale, type FloatTensor } from '../tensor';
 import { chunkForEncoder, padToSameWindowCount } from '../tokenizer';
 import type { CompositionMethod, NoisePrediction } from './composition';
+import { assertFiniteStep } from './finite';
 import { guide } from './guidance';
 import { Merge } from './merge';
 import { latentPreview, type PreviewImage } from './preview';
@@ -112,7 +113,9 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
       return { uncond: batchItem(eps, latentSize, 0), cond: batchItem(eps, latentSize, 1) };
     };
     const prediction = await method.predict(i, total, unet);
+    assertFiniteStep(i + 1, total, 'noise prediction', prediction.uncond, prediction.cond);
     latents = scheduler.step(guide(prediction, settings.cfg), i, latents, stepNoise);
+    assertFiniteStep(i + 1, total, 'latent', latents);
     timings.unetSteps.push(performance.now() - t);
     onProgress?.({
       step: i + 1,
