@@ -165,9 +165,12 @@ describe('chord (as a process)', () => {
     const lora = join(tmp.dir, 'zorb-nan.safetensors');
     const bad = await withSafetensors(resolve('models/glyph-sd/loras/zorb.safetensors'), async (f) => {
       const tensors: Record<string, TensorToWrite> = {};
-      for (const name of f.names()) tensors[name] = { dtype: 'F32', shape: f.info(name).shape, data: await f.readFloat32(name) };
       const name = f.names().filter((n) => n.endsWith('.lora_up.weight'))[1];
-      (tensors[name].data as Float32Array)[0] = Number.NaN;
+      for (const n of f.names()) {
+        const data = await f.readFloat32(n);
+        if (n === name) data[0] = Number.NaN;
+        tensors[n] = { dtype: 'F32', shape: f.info(n).shape, data };
+      }
       await writeSafetensors(lora, tensors, f.metadata);
       return name;
     });
