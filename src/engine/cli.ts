@@ -9,6 +9,7 @@ import { ChordError, isChordError } from './errors';
 import { type GenerateRequest, type GenerateResult, startEngineWorker } from './host';
 import { inspectLora } from './lora/metadata';
 import { fuseLorasIntoFolder } from './model/fuse';
+import { wholeNumber } from './numbers';
 import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
@@ -44,11 +45,13 @@ function oneLine(text: string): string {
 
 // ---- option parsers: a bad value is a one-line usage error from commander ----
 
-function wholeNumber(name: string, min: number) {
+function wholeNumberOption(name: string, min: number) {
   return (text: string): number => {
-    const n = Number(text);
-    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}.`);
-    return n;
+    try {
+      return wholeNumber(/^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN, name, min);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
   };
 }
 
@@ -255,14 +258,14 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--negative <text>', 'negative prompt')
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
-    .option('--steps <n>', 'denoising steps (default 20)', wholeNumber('--steps', 1))
+    .option('--steps <n>', 'denoising steps (default 20)', wholeNumberOption('--steps', 1))
     .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
     .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
     .option('--karras', 'Karras sigmas (dpmpp_2m)')
-    .option('--seed <n>', 'seed (default: random)', wholeNumber('--seed', 0))
-    .option('--width <px>', 'image width (default: the model size)', wholeNumber('--width', 1))
-    .option('--height <px>', 'image height (default: the model size)', wholeNumber('--height', 1))
-    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumber('--batch-count', 1))
+    .option('--seed <n>', 'seed (default: random)', wholeNumberOption('--seed', 0))
+    .option('--width <px>', 'image width (default: the model size)', wholeNumberOption('--width', 1))
+    .option('--height <px>', 'image height (default: the model size)', wholeNumberOption('--height', 1))
+    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumberOption('--batch-count', 1))
     .option('--out <file>', 'output PNG (numbered when --batch-count > 1)')
     .option('--outdir <dir>', 'output folder (default ./outputs)')
     .addOption(new Option('--provider <name>', 'execution provider (default auto)').choices(['auto', ...PROVIDER_NAMES, 'directml']))

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ChordError } from '../errors';
+import { isFile } from '../fsutil';
 import { withSafetensors } from '../safetensors/reader';
 import { firstNonFinite, nonFiniteName } from '../tensor';
 import { groupAlgorithm, groupLoraKeys, type IgnoredKey, type KeyGroup, type LoraKeyStyle, type ModuleKey, type TensorRole } from './keys';
@@ -180,14 +181,6 @@ export interface LoraLocation {
   file: string;
   /** adapter_config.json of a PEFT adapter, when there is one */
   peftConfig?: string;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -9,10 +9,10 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ChordError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { isFile, writeFileAtomic } from '../fsutil';
 import type { LoraTarget, ModelPart } from '../lora/types';
 import { addLoraBranches, DataType, findLoraTargets, LORA_REWRITE_VERSION, readModel, rewriteCacheKey, upcastToFloat32, writeModel } from '../onnx';
-import { type HashCache, hashFile } from '../png/hash';
+import { type HashCache, hashFile } from '../hash';
 import type { GraphName } from './folder';
 
 export interface GraphVariant {
@@ -37,10 +37,6 @@ export interface DerivedGraph {
 /** Bump when the upcast changes what it writes. */
 const UPCAST_VERSION = 'chord-upcast/1';
 const TARGETS_FILE = 'targets.json';
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
-}
 
 /**
  * Size and modification time of the files beside the graph (external weights such as SD 1.5's
