@@ -232,7 +232,11 @@ async function loraInspect(file: string, o: { json?: boolean }, io: CliIo): Prom
 async function loraFuse(o: { model: string; lora?: LoraSpec[]; out: string }, io: CliIo): Promise<number> {
   const result = await fuseLorasIntoFolder(o.model, o.lora ?? [], o.out);
   for (const l of result.loras) {
-    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}`);
+    const absent = Object.entries(l.absentModules).map(([part, n]) => `, skipped ${n} ${part} modules (no ${part}/ in the model folder)`);
+    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}${absent.join('')}`);
+  }
+  if (result.absentParts.length > 0) {
+    io.out(`note: the model folder has no ${result.absentParts.map((p) => `${p}/`).join(' or ')}; fused ${result.fusedParts.map((p) => `${p}/`).join(' and ')} only.`);
   }
   io.out(result.outDir);
   return 0;
