@@ -58,6 +58,6 @@ describe('disconnected engine host', () => {
       height: 64,
       batchCount: 1,
     };
-    await expect(host().generate(request)).rejects.toMatchObject({ name: 'ChordError', code: 'ENGINE_UNAVAILABLE' });
+    await expect(host().generate(request)).rejects.toMatchObject({ name: 'ApiError', code: 'ENGINE_UNAVAILABLE' });
   });
 });

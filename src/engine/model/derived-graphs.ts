@@ -2,7 +2,7 @@
  * Graphs Chord derives from a model's own graphs, made once and kept in the cache folder (keyed by
  * the source graph's hash and what was done to it), never written into the model folder:
  *   - float32: an fp16 graph upcast for the CPU provider, which has few float16 kernels
- *     (architecture.md: "on CPU an fp16 model is upcast once and cached");
+ *     (docs/runtime-lora.md, section 3: upcast once, then cached);
  *   - lora: every targetable layer given a run-time LoRA branch (onnx/branches.ts). Its targets
  *     are stored beside it, so mapping a LoRA file never needs the large graph in memory again.
  */

@@ -1,5 +1,5 @@
 /**
- * How several LoRAs are combined during denoising (algorithms.md). A method decides, per step,
+ * How several LoRAs are combined during denoising (docs/composition.md). A method decides, per step,
  * which UNet passes to run with which LoRA weights and how to combine their noise predictions;
  * the denoising loop (txt2img.ts) never changes when a method is added: a new method is one new
  * file implementing this interface.

@@ -1,5 +1,5 @@
 /**
- * Merge (algorithms.md): every LoRA active at once at its own weight, W + sum_k s_k dW_k (a sum,
+ * Merge (docs/composition.md): every LoRA active at once at its own weight, W + sum_k s_k dW_k (a sum,
  * not an average). One UNet pass per step; the text encoder also sees all LoRAs.
  */
 import type { LoraWeights } from '../model/model';

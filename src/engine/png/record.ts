@@ -12,7 +12,7 @@ export const CHORD_RECORD_VERSION = 1;
 /** LoRA roles from the composition papers; Switch's default order follows this list. */
 export type LoraCategory = 'character' | 'clothing' | 'style' | 'background' | 'object';
 
-/** Composition methods of algorithms.md. */
+/** Composition methods (docs/composition.md). */
 export type CompositionMethod = 'merge' | 'switch' | 'composite' | 'cmlora' | 'regional';
 
 export interface ChordRegionRecord {
