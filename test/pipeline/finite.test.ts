@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChordError } from '../../src/engine/errors';
 import { openModel, type Model } from '../../src/engine/model/model';
 import type { CompositionMethod, NoisePrediction, UnetPass } from '../../src/engine/pipeline/composition';
-import { assertFiniteStep } from '../../src/engine/pipeline/finite';
+import { assertFiniteImage, assertFiniteStep } from '../../src/engine/pipeline/finite';
 import { resolveSettings } from '../../src/engine/pipeline/settings';
 import { txt2img } from '../../src/engine/pipeline/txt2img';
 import { firstNonFinite, nonFiniteName } from '../../src/engine/tensor';
@@ -36,6 +36,13 @@ describe('finite checks (pure)', () => {
     expect((error as ChordError).code).toBe('RUNTIME');
     expect((error as ChordError).message).toBe('Step 7 of 20 gave a noise prediction with NaN values; stopped instead of writing a black image.');
     expect((error as ChordError).userText()).not.toContain('\n');
+  });
+
+  it('assertFiniteImage passes a finite image and names the non-finite value otherwise', () => {
+    expect(() => assertFiniteImage(Float32Array.of(-1, 0, 1))).not.toThrow();
+    expect(() => assertFiniteImage(Float32Array.of(0, Number.NEGATIVE_INFINITY))).toThrow(
+      new ChordError('RUNTIME', 'The VAE decoder gave -Infinity values; stopped instead of writing a black image.'),
+    );
   });
 });
 
@@ -95,6 +102,20 @@ describe('the denoising loop on the test model', () => {
     const e = await run(method);
     expect(e).toBeInstanceOf(ChordError);
     expect((e as ChordError).message).toMatch(/^Step 3 of 4 gave a latent with [+-]Infinity values;/);
+  });
+
+  it('a VAE decoder that gives NaN (an fp16 overflow) stops the run before any pixels are made', async () => {
+    // the real model, except that its decoder's output is NaN
+    const broken = Object.create(model, {
+      decodeLatents: { value: async () => ({ data: new Float32Array(3 * 64 * 64).fill(Number.NaN), dims: [1, 3, 64, 64] }) },
+    }) as Model;
+    const settings = resolveSettings({ prompt: 'a red circle', steps: 2, seed: 3 }, model.folder);
+    const e = await txt2img(broken, settings).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ChordError);
+    expect((e as ChordError).message).toBe('The VAE decoder gave NaN values; stopped instead of writing a black image.');
   });
 
   it('an unbroken run still gives an image', async () => {

@@ -18,3 +18,14 @@ export function assertFiniteStep(step: number, total: number, what: 'noise predi
     );
   }
 }
+
+/** Throws a ChordError when the VAE decoder's output holds NaN or infinity (it would save black). */
+export function assertFiniteImage(image: Float32Array): void {
+  const bad = firstNonFinite(image);
+  if (bad < 0) return;
+  throw new ChordError(
+    'RUNTIME',
+    `The VAE decoder gave ${nonFiniteName(image[bad])} values; stopped instead of writing a black image.`,
+    "An fp16 VAE overflows easily (SD 1.5's does at larger sizes): use a model with an fp32 VAE, or try --provider cpu, which runs fp16 graphs in float32.",
+  );
+}

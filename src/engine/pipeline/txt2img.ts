@@ -18,7 +18,7 @@ import { NoiseGenerator } from '../schedulers/noise';
 import { batchItem, planarToRgbBytes, repeat, scale, type FloatTensor } from '../tensor';
 import { chunkForEncoder, padToSameWindowCount } from '../tokenizer';
 import type { CompositionMethod, NoisePrediction } from './composition';
-import { assertFiniteStep } from './finite';
+import { assertFiniteImage, assertFiniteStep } from './finite';
 import { guide } from './guidance';
 import { Merge } from './merge';
 import { latentPreview, type PreviewImage } from './preview';
@@ -130,6 +130,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   throwIfCancelled(signal);
   t = performance.now();
   const image = await model.decodeLatents({ data: scale(latents, 1 / folder.latentScale), dims: latentDims });
+  assertFiniteImage(image.data);
   const rgb = planarToRgbBytes(image.data, settings.width, settings.height);
   timings.decode = performance.now() - t;
   return { rgb, width: settings.width, height: settings.height, timings };
