@@ -41,7 +41,7 @@ describe('finite checks (pure)', () => {
   it('assertFiniteImage passes a finite image and names the non-finite value otherwise', () => {
     expect(() => assertFiniteImage(Float32Array.of(-1, 0, 1))).not.toThrow();
     expect(() => assertFiniteImage(Float32Array.of(0, Number.NEGATIVE_INFINITY))).toThrow(
-      new ChordError('RUNTIME', 'The VAE decoder gave -Infinity values; stopped instead of writing a black image.'),
+      /^The VAE decoder gave -Infinity values; stopped instead of writing a black image\.$/,
     );
   });
 });
