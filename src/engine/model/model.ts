@@ -4,8 +4,8 @@
  * (encodeText, predictNoise, decodeLatents) hide input names and element types.
  *
  * LoRAs: the first time LoRAs are used, the text encoder and UNet switch once to their rewritten,
- * LoRA-capable graphs (derived-graphs.ts; docs/runtime-lora.md). From then on adding, removing, re-weighting or reordering
- * LoRAs only changes inputs; no session is created again.
+ * LoRA-capable graphs (derived-graphs.ts, docs/runtime-lora.md). From then on adding, removing,
+ * re-weighting or reordering LoRAs only changes inputs; no session is created again.
  */
 import { ChordError } from '../errors';
 import { loraFileHashes } from '../lora/hash';
