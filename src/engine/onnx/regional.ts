@@ -1,0 +1,391 @@
+/**
+ * The regional-attention rewrite (docs/regional.md, "The graph pass"): what regional composition
+ * needs inside the UNet, as a pure rewrite of its graph.
+ *
+ *   attn2 (every layer):  scores + (region_map_l @ token_owner^T - 1) * 1e4
+ *       region_map_l [1, Q_l, R+1] is one-hot per latent position at resolution level l (column 0 =
+ *       outside every box); token_owner [1, K, R+1] is one-hot per context token (column 0 = the
+ *       global prompt). A position sees only the tokens of its own region: bias 0, else -1e4.
+ *   attn1 (every layer):  scores + isolation * (s s^T - M M^T)     M = region_map_l[:, :, 1:]
+ *       s = M's row sums (1 inside some box): the product is 1 where the query is in box i and the
+ *       key in box j != i, and 0 elsewhere (background queries and keys are unrestricted). The
+ *       Q x Q term is built here, once per level, from the small map: never fed dense.
+ *       `isolation` is a fed scalar (-1e4 on, 0 off). -1e4, never -inf: fp16 overflows to NaN.
+ *   LoRA branches (when the graph has them, docs/runtime-lora.md): each branch's gated low-rank
+ *       activation is multiplied by a mask gathered with the branch's own slots:
+ *         spatial layers (attentions, resnets, samplers, conv_in/out) by lora_space_l [1, R, h_l, w_l]
+ *         attn2 to_k / to_v by token_gate [1, K, R] (the branch acts on the tokens of its region)
+ *       with R the LoRA gate's width. Masks of ones give exactly the plain LoRA graph.
+ *   optional output `regional.attn_map` [B, Q, K]: the cross-attention probabilities of the
+ *       coarsest down/up attention level, averaged over heads and layers (latent re-initialisation).
+ *
+ * Levels: level 0 is the latent size, level l+1 = ceil(level l / 2) (a stride-2 3x3 conv with
+ * padding 1). A node's level comes from its diffusers module path.
+ *
+ * With one region-free map (every position in column 0, every token owned by column 0), isolation
+ * 0 and masks of ones, every bias is exactly 0 and every mask exactly 1: the outputs are bit-equal
+ * to the graph without this pass (test/onnx/regional.test.ts).
+ */
+import { ChordError } from '../errors';
+import { inferElemType } from './cuts';
+import { claimName, constantTensor, indexGraph, type GraphIndex } from './graph';
+import {
+  DataType,
+  float32Tensor,
+  graphOf,
+  int64Tensor,
+  intAttr,
+  intsAttr,
+  makeNode,
+  makeValueInfo,
+  opsetVersion,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto';
+import { modulePathFromNodeName } from './targets';
+
+export const REGIONAL_REWRITE_VERSION = 'chord-regional/1';
+export const REGIONAL_PREFIX = 'regional.';
+export const REGIONAL_TOKENS = 'regional.tokens';
+export const REGIONAL_ISOLATION = 'regional.isolation';
+export const REGIONAL_TOKEN_GATE = 'regional.token_gate';
+export const REGIONAL_ATTN_MAP = 'regional.attn_map';
+/** a large negative score that fp16 still holds (its max is 65504) */
+export const REGION_BLOCK = 1e4;
+
+export function regionalMapInput(level: number): string {
+  return `regional.map.${level}`;
+}
+export function regionalSpaceInput(level: number): string {
+  return `regional.space.${level}`;
+}
+
+export interface RegionalRewriteOptions {
+  /** add the `regional.attn_map` output */
+  attentionMap?: boolean;
+}
+
+/** What the rewrite found; the bind needs it to shape the feeds. */
+export interface RegionalInfo {
+  /** resolution levels that have a region map input (attention layers) */
+  mapLevels: number[];
+  /** resolution levels that have a LoRA space mask input */
+  spaceLevels: number[];
+  /** number of attn1 / attn2 Softmax nodes biased */
+  selfAttention: number;
+  crossAttention: number;
+  /** LoRA branches gated by space / by token */
+  spaceGated: number;
+  tokenGated: number;
+  /** level of `regional.attn_map`, when present */
+  attentionMapLevel?: number;
+}
+
+/** Counts the down blocks: levels run from 0 to that count - 1. */
+function downBlockCount(index: GraphIndex): number {
+  let n = 0;
+  for (const node of index.nodes) {
+    const m = /^down_blocks\.(\d+)\./.exec(modulePathFromNodeName(node.name ?? '') ?? '');
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/** The resolution level a module computes at, from its diffusers path; undefined if not spatial. */
+export function moduleLevel(path: string, downBlocks: number): number | undefined {
+  let m = /^down_blocks\.(\d+)\.(downsamplers)?/.exec(path);
+  if (m) return Number(m[1]) + (m[2] ? 1 : 0);
+  if (/^mid_block\./.test(path)) return downBlocks - 1;
+  m = /^up_blocks\.(\d+)\.(upsamplers)?/.exec(path);
+  // an up block works at the level its mirror down block did; its upsampler's conv runs after
+  // the 2x upsample, one level finer
+  if (m) return downBlocks - 1 - Number(m[1]) - (m[2] ? 1 : 0);
+  if (/^conv_(in|out)$/.test(path)) return 0;
+  return undefined;
+}
+
+/** attn1 / attn2 of a transformer block, from a Softmax node's module path. */
+function attentionKind(path: string): 'self' | 'cross' | undefined {
+  if (!/\.transformer_blocks\.\d+\.attn[12]$/.test(path)) return undefined;
+  return path.endsWith('attn1') ? 'self' : 'cross';
+}
+
+export function addRegionalAttention(model: ModelProto, options: RegionalRewriteOptions = {}): { model: ModelProto; info: RegionalInfo } {
+  const graph = graphOf(model);
+  const index = indexGraph(graph);
+  if (index.inputNames.has(REGIONAL_TOKENS)) {
+    throw new ChordError('ONNX_GRAPH', 'This graph already has regional attention inputs.', 'Rewrite the original model file.');
+  }
+  const opset = opsetVersion(model);
+  const downBlocks = downBlockCount(index);
+  const b = new Builder(index, opset);
+
+  const before = new Map<NodeProto, NodeProto[]>();
+  const replaced = new Map<NodeProto, NodeProto>();
+  const info: RegionalInfo = { mapLevels: [], spaceLevels: [], selfAttention: 0, crossAttention: 0, spaceGated: 0, tokenGated: 0 };
+  const crossByLevel = new Map<number, string[]>();
+
+  for (const node of index.nodes) {
+    if (node.opType !== 'Softmax') continue;
+    const path = modulePathFromNodeName(node.name ?? '') ?? '';
+    const kind = attentionKind(path);
+    if (!kind) continue;
+    const level = moduleLevel(path, downBlocks);
+    if (level === undefined) continue;
+    const scores = node.input?.[0] ?? '';
+    const dtype = scoreType(index, scores);
+    const bias = kind === 'cross' ? b.crossBias(level, dtype) : b.selfBias(level, dtype);
+    const biased = claimName(index, `regional/${path}/biased_scores`);
+    before.set(node, [makeNode('Add', [scores, bias], [biased], biased)]);
+    replaced.set(node, { ...node, input: [biased, ...(node.input ?? []).slice(1)] });
+    if (kind === 'cross') {
+      info.crossAttention++;
+      if (!/^mid_block\./.test(path)) crossByLevel.set(level, [...(crossByLevel.get(level) ?? []), node.output?.[0] ?? '']);
+    } else {
+      info.selfAttention++;
+    }
+  }
+  if (info.crossAttention === 0) {
+    throw new ChordError('ONNX_GRAPH', 'The UNet has no cross-attention Softmax under a transformer block (attn2).', 'Regional composition needs a UNet exported with diffusers module names.');
+  }
+
+  // LoRA branches: `lora/<module path>[/<copy>]/gated` = (x down) * gate[:, slots]
+  const after = new Map<NodeProto, NodeProto[]>();
+  for (const node of index.nodes) {
+    const m = /^lora\/([^/]+)(\/\d+)?\/gated$/.exec(node.name ?? '');
+    if (!m || node.opType !== 'Mul') continue;
+    const path = m[1];
+    const slots = `lora.slots.${path}`;
+    const out = node.output?.[0] ?? '';
+    const conv = (index.producer.get(node.input?.[0] ?? '')?.opType ?? '') === 'Conv';
+    let mask: string | undefined;
+    if (/\.attn2\.to_[kv]$/.test(path)) {
+      mask = b.tokenGate(scoreType(index, out), slots, `regional/${node.name}`);
+      info.tokenGated++;
+    } else {
+      const level = moduleLevel(path, downBlocks);
+      // linear layers outside attentions (time_emb_proj) have no positions: they stay global
+      if (level === undefined || (!conv && !/\.attentions\.\d+\./.test(path))) continue;
+      mask = b.spaceGate(level, conv, scoreType(index, out), slots, `regional/${node.name}`);
+      info.spaceGated++;
+    }
+    const pre = claimName(index, `${out}_pre_region`);
+    replaced.set(node, { ...node, output: [pre] });
+    after.set(node, [...b.take(), makeNode('Mul', [pre, mask], [out], `regional/${node.name}/masked`)]);
+  }
+
+  const outputs: ValueInfoProto[] = [];
+  const tail: NodeProto[] = [];
+  if (options.attentionMap) {
+    const level = Math.max(...crossByLevel.keys());
+    if (!Number.isFinite(level)) throw new ChordError('ONNX_GRAPH', 'The UNet has no cross-attention outside its mid block; no attention map to expose.');
+    tail.push(...b.attentionMap(crossByLevel.get(level) ?? []));
+    outputs.push(makeValueInfo(REGIONAL_ATTN_MAP, DataType.FLOAT, ['batch', `regional_q.${level}`, 'tokens']));
+    info.attentionMapLevel = level;
+  }
+  info.mapLevels = b.mapLevels();
+  info.spaceLevels = b.spaceLevels();
+
+  const nodes: NodeProto[] = [...b.head];
+  for (const n of graph.node ?? []) {
+    nodes.push(...(before.get(n) ?? []));
+    nodes.push(replaced.get(n) ?? n);
+    nodes.push(...(after.get(n) ?? []));
+  }
+  nodes.push(...tail);
+  return {
+    model: {
+      ...model,
+      graph: {
+        ...graph,
+        node: nodes,
+        input: [...(graph.input ?? []), ...b.inputs],
+        output: [...(graph.output ?? []), ...outputs],
+        initializer: [...(graph.initializer ?? []), ...b.initializers],
+      },
+    },
+    info,
+  };
+}
+
+/** The element type of attention scores / branch activations: float32 unless known to be fp16. */
+function scoreType(index: GraphIndex, tensor: string): number {
+  const t = inferElemType(index, tensor);
+  if (t !== undefined) return t;
+  // the exporter's scale constant (scores * scale) has the compute type
+  const producer = index.producer.get(tensor);
+  for (const i of producer?.input ?? []) {
+    const c: TensorProto | undefined = constantTensor(index, i);
+    if (c?.dataType) return c.dataType;
+  }
+  return DataType.FLOAT;
+}
+
+/** Collects inputs, constants and the level-wide nodes (built once, shared by all layers). */
+class Builder {
+  readonly inputs: ValueInfoProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  /** nodes that read only graph inputs and constants: they go first */
+  readonly head: NodeProto[] = [];
+  private pending: NodeProto[] = [];
+  private readonly memo = new Map<string, string>();
+  private readonly maps = new Set<number>();
+  private readonly spaces = new Set<number>();
+
+  constructor(
+    private readonly index: GraphIndex,
+    private readonly opset: number,
+  ) {}
+
+  mapLevels(): number[] {
+    return [...this.maps].sort((a, b) => a - b);
+  }
+  spaceLevels(): number[] {
+    return [...this.spaces].sort((a, b) => a - b);
+  }
+  /** per-branch nodes made since the last call */
+  take(): NodeProto[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  private once(key: string, make: () => string): string {
+    const hit = this.memo.get(key);
+    if (hit !== undefined) return hit;
+    const made = make();
+    this.memo.set(key, made);
+    return made;
+  }
+
+  private name(n: string): string {
+    return claimName(this.index, n);
+  }
+
+  private node(op: string, inputs: string[], out: string, attrs: Parameters<typeof makeNode>[4] = []): string {
+    this.head.push(makeNode(op, inputs, [out], out, attrs));
+    return out;
+  }
+
+  private constF(key: string, value: number): string {
+    return this.once(`f:${key}`, () => {
+      const n = this.name(`regional.const.${key}`);
+      this.initializers.push(float32Tensor(n, [1], Float32Array.of(value)));
+      return n;
+    });
+  }
+
+  private constI(key: string, values: number[]): string {
+    return this.once(`i:${key}`, () => {
+      const n = this.name(`regional.const.${key}`);
+      this.initializers.push(int64Tensor(n, [values.length], values));
+      return n;
+    });
+  }
+
+  private input(name: string, dims: (string | number)[]): string {
+    return this.once(`in:${name}`, () => {
+      this.inputs.push(makeValueInfo(this.name(name), DataType.FLOAT, dims));
+      return name;
+    });
+  }
+
+  private map(level: number): string {
+    this.maps.add(level);
+    return this.input(regionalMapInput(level), [1, `regional_q.${level}`, 'regional_slots']);
+  }
+
+  private tokens(): string {
+    return this.input(REGIONAL_TOKENS, [1, 'tokens', 'regional_slots']);
+  }
+
+  /** a float32 tensor in the compute type, cast once */
+  private typed(tensor: string, dtype: number): string {
+    if (dtype === DataType.FLOAT) return tensor;
+    if (dtype !== DataType.FLOAT16) throw new ChordError('ONNX_GRAPH', `Regional attention supports float32 and float16 graphs (got ONNX type ${dtype}).`);
+    return this.once(`cast:${tensor}`, () => this.node('Cast', [tensor], this.name(`${tensor}.fp16`), [intAttr('to', DataType.FLOAT16)]));
+  }
+
+  private transposeLast(x: string, out: string): string {
+    return this.node('Transpose', [x], this.name(out), [intsAttr('perm', [0, 2, 1])]);
+  }
+
+  /** [1, Q, K]: 0 where the position's region owns the token, -1e4 elsewhere */
+  crossBias(level: number, dtype: number): string {
+    const bias = this.once(`cross:${level}`, () => {
+      const owners = this.once('tokensT', () => this.transposeLast(this.tokens(), 'regional.tokens_t'));
+      const allowed = this.node('MatMul', [this.map(level), owners], this.name(`regional.cross_allowed.${level}`));
+      const shifted = this.node('Sub', [allowed, this.constF('one', 1)], this.name(`regional.cross_shifted.${level}`));
+      return this.node('Mul', [shifted, this.constF('block', REGION_BLOCK)], this.name(`regional.cross_bias.${level}`));
+    });
+    return this.typed(bias, dtype);
+  }
+
+  /** [1, Q, Q]: isolation where query and key are in different boxes, 0 elsewhere */
+  selfBias(level: number, dtype: number): string {
+    const bias = this.once(`self:${level}`, () => {
+      const map = this.map(level);
+      const boxes = this.node('Slice', [map, this.constI('one_i', [1]), this.constI('big', [2 ** 30]), this.constI('axis2', [2])], this.name(`regional.boxes.${level}`));
+      const inside =
+        this.opset >= 13
+          ? this.node('ReduceSum', [boxes, this.constI('axis2', [2])], this.name(`regional.inside.${level}`), [intAttr('keepdims', 1)])
+          : this.node('ReduceSum', [boxes], this.name(`regional.inside.${level}`), [intsAttr('axes', [2]), intAttr('keepdims', 1)]);
+      // (s - M) M^T = s s^T - M M^T, since M's rows sum to s
+      const others = this.node('Sub', [inside, boxes], this.name(`regional.other_boxes.${level}`));
+      const boxesT = this.transposeLast(boxes, `regional.boxes_t.${level}`);
+      const apart = this.node('MatMul', [others, boxesT], this.name(`regional.apart.${level}`));
+      const isolation = this.input(REGIONAL_ISOLATION, [1]);
+      return this.node('Mul', [apart, isolation], this.name(`regional.self_bias.${level}`));
+    });
+    return this.typed(bias, dtype);
+  }
+
+  /** a branch's [1, r, h, w] (conv) or [Q, r] (linear) space mask: its slots' columns */
+  spaceGate(level: number, conv: boolean, dtype: number, slots: string, prefix: string): string {
+    this.spaces.add(level);
+    const space = this.input(regionalSpaceInput(level), [1, 'lora_total_rank', `regional_h.${level}`, `regional_w.${level}`]);
+    const source = conv
+      ? this.typed(space, dtype)
+      : this.typed(
+          this.once(`spaceLinear:${level}`, () => {
+            // [1, R, h, w] -> [R, h w] -> [h w, R]: Flatten, not Reshape(-1), since R may be 0
+            const flat = this.node('Flatten', [space], this.name(`regional.space_flat.${level}`), [intAttr('axis', 2)]);
+            return this.node('Transpose', [flat], this.name(`regional.space_linear.${level}`), [intsAttr('perm', [1, 0])]);
+          }),
+          dtype,
+        );
+    const out = claimName(this.index, `${prefix}/space_mask`);
+    this.pending.push(makeNode('Gather', [source, slots], [out], out, [intAttr('axis', 1)]));
+    return out;
+  }
+
+  /** a to_k / to_v branch's [1, K, r] token mask */
+  tokenGate(dtype: number, slots: string, prefix: string): string {
+    const gate = this.typed(this.input(REGIONAL_TOKEN_GATE, [1, 'tokens', 'lora_total_rank']), dtype);
+    const out = claimName(this.index, `${prefix}/token_mask`);
+    this.pending.push(makeNode('Gather', [gate, slots], [out], out, [intAttr('axis', 2)]));
+    return out;
+  }
+
+  /** `regional.attn_map`: the mean over heads and layers of these Softmax outputs ([B, H, Q, K]) */
+  attentionMap(probabilities: string[]): NodeProto[] {
+    const nodes: NodeProto[] = [];
+    const means = probabilities.map((p, i) => {
+      const out = this.name(`regional.attn_map_part.${i}`);
+      const f32 = this.name(`regional.attn_map_f32.${i}`);
+      nodes.push(makeNode('Cast', [p], [f32], f32, [intAttr('to', DataType.FLOAT)]));
+      nodes.push(
+        this.opset >= 18
+          ? makeNode('ReduceMean', [f32, this.constI('axis1', [1])], [out], out, [intAttr('keepdims', 0)])
+          : makeNode('ReduceMean', [f32], [out], out, [intsAttr('axes', [1]), intAttr('keepdims', 0)]),
+      );
+      return out;
+    });
+    const sum = means.length === 1 ? means[0] : this.name('regional.attn_map_sum');
+    if (means.length > 1) nodes.push(makeNode('Sum', means, [sum], sum));
+    nodes.push(makeNode('Mul', [sum, this.constF('inv_layers', 1 / means.length)], [REGIONAL_ATTN_MAP], this.name(REGIONAL_ATTN_MAP)));
+    return nodes;
+  }
+}
