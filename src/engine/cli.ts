@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ChordError, isChordError } from './errors';
 import { type GenerateRequest, type GenerateResult, type MethodRequest, startEngineWorker } from './host';
 import { requestFromRecord } from './host/remake';
+import { parseRegionSpec, readRegionsFile } from './host/regions';
 import { inspectLora } from './lora/metadata';
 import { fuseLorasIntoFolder } from './model/fuse';
 import { wholeNumber } from './numbers';
@@ -137,6 +138,12 @@ interface GenerateOptions {
   from?: string;
   highFrequency?: string;
   loraDir?: string[];
+  region?: string[];
+  regions?: string;
+  /** --no-isolation, --no-region-gate, --no-reinit set false */
+  isolation?: boolean;
+  regionGate?: boolean;
+  reinit?: boolean;
 }
 
 /** C1,C2: two whole numbers of at least 1. */
@@ -150,7 +157,9 @@ function cacheIntervals(text: string): [number, number] {
 
 /** The method and its options from the method flags; a flag for another method is an error. */
 function methodRequest(o: GenerateOptions): MethodRequest | undefined {
-  const name = (o.method ?? 'merge').toLowerCase();
+  const regional = (o.region ?? []).length > 0 || o.regions !== undefined;
+  // regions without --method mean the regional method
+  const name = (o.method ?? (regional ? 'regional' : 'merge')).toLowerCase();
   findMethod(name);
   const options: Record<string, number | boolean> = {};
   const only = (flag: string, method: string) => {
@@ -168,7 +177,12 @@ function methodRequest(o: GenerateOptions): MethodRequest | undefined {
     only('--no-cache', 'cmlora');
     options.cache = false;
   }
-  return o.method === undefined && Object.keys(options).length === 0 ? undefined : { name, options };
+  for (const [flag, key, value] of [['--no-isolation', 'isolation', o.isolation], ['--no-region-gate', 'gate', o.regionGate], ['--no-reinit', 'reinit', o.reinit]] as const) {
+    if (value !== false) continue;
+    only(flag, 'regional');
+    options[key] = false;
+  }
+  return o.method === undefined && !regional && Object.keys(options).length === 0 ? undefined : { name, options };
 }
 
 async function generate(prompt: string | undefined, o: GenerateOptions, io: CliIo): Promise<number> {
@@ -176,8 +190,8 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
   const output = o.out ? { file: o.out } : { dir: o.outdir ?? 'outputs' };
   let request: GenerateRequest;
   if (o.from) {
-    if (prompt !== undefined || (o.lora ?? []).length > 0 || o.method || o.seed !== undefined) {
-      throw new ChordError('BAD_ARGUMENT', '--from remakes an image from its own settings; it takes no prompt, --lora, --method or --seed.', 'Drop them, or leave out --from.');
+    if (prompt !== undefined || (o.lora ?? []).length > 0 || o.method || o.seed !== undefined || o.region || o.regions) {
+      throw new ChordError('BAD_ARGUMENT', '--from remakes an image from its own settings; it takes no prompt, --lora, --method, --region(s) or --seed.', 'Drop them, or leave out --from.');
     }
     const info = await readImageInfo(o.from);
     if (!info.chord) throw new ChordError('PNG_INVALID', `${o.from} holds no Chord settings, so it cannot be remade.`, 'Use an image Chord made (chord info shows its settings).');
@@ -205,6 +219,9 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
     highFrequency: o.highFrequency?.split(',').map((n) => n.trim()).filter(Boolean),
     maxBatchRows: o.maxBatchRows,
   };
+  if (o.region && o.regions) throw new ChordError('BAD_ARGUMENT', 'Use --region (repeatable) or --regions FILE.json, not both.');
+  if (o.region) request.regions = o.region.map(parseRegionSpec);
+  if (o.regions) request.regions = await readRegionsFile(o.regions);
   return runGenerate(request, o, io);
 }
 
@@ -344,6 +361,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
     .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
     .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
+    .option('--region <spec>', 'regional: X0,Y0,X1,Y1|PROMPT|NEGATIVE|FILE:W,FILE:W, box in image fractions from the top-left (repeatable; implies --method regional)', collect((s: string) => s))
+    .option('--regions <file>', 'regional: the regions as JSON [{"box":[x0,y0,x1,y1],"prompt":"...","negative":"...","loras":[{"path":"...","weight":1}]}]')
+    .option('--no-isolation', 'regional: boxes may attend to each other in self-attention')
+    .option('--no-region-gate', "regional: a region's LoRA layers act on the whole image, not only its box")
+    .option('--no-reinit', 'regional: keep the initial noise as seeded (no latent re-initialisation)')
     .option('--from <image>', 'make an image again from the settings stored in it')
     .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')

@@ -27,6 +27,17 @@ export interface LoraRequest {
   weight?: number;
 }
 
+/** One region of regional composition (docs/regional.md). */
+export interface RegionRequest {
+  /** [x0, y0, x1, y1] as fractions of the image from the top-left */
+  box: [number, number, number, number];
+  prompt: string;
+  /** default '' */
+  negative?: string;
+  /** LoRAs bound to this region */
+  loras?: LoraRequest[];
+}
+
 /** A composition method by its registry name (pipeline/methods.ts) and options. */
 export interface MethodRequest {
   name: string;
@@ -56,6 +67,8 @@ export interface GenerateRequest extends SettingsInput {
    * classes; the others are L
    */
   highFrequency?: string[];
+  /** regional methods: the regions, their prompts and LoRAs (global LoRAs stay in `loras`) */
+  regions?: RegionRequest[];
   /** most batch rows in one UNet call (default: from the latent size and the memory budget) */
   maxBatchRows?: number;
   /** the model's hash must be this (remaking an image): checked before the first step */
@@ -84,6 +97,8 @@ export interface GeneratedImage {
   height: number;
   timings: ImageTimings;
   method: { name: string; options: Record<string, number | string | boolean>; order: string[] };
+  /** regional methods: the regions as used, each with the names of its LoRAs */
+  regions?: { box: number[]; prompt: string; negative: string; loras: string[] }[];
   steps: StepReport[];
   /** UNet evaluations of one CFG row pair over all steps */
   totals: { full: number; shallow: number };
@@ -156,7 +171,10 @@ export class Engine {
     const { signal, onProgress } = hooks;
     if (signal?.aborted) throw new ChordError('CANCELLED', 'Generation cancelled.');
     const batchCount = wholeNumber(request.batchCount ?? 1, 'Batch count', 1, MAX_BATCH_COUNT);
-    const loraRequests = request.loras ?? [];
+    const regionRequests = request.regions ?? [];
+    // region LoRAs follow the global ones on the stack; each knows its region (-1: global)
+    const loraRequests = [...(request.loras ?? []), ...regionRequests.flatMap((r) => r.loras ?? [])];
+    const loraRegion = [...(request.loras ?? []).map(() => -1), ...regionRequests.flatMap((r, i) => (r.loras ?? []).map(() => i))];
     for (const l of loraRequests) {
       if (l.weight !== undefined && !Number.isFinite(l.weight)) throw new ChordError('BAD_ARGUMENT', `LoRA weight of ${l.path} must be a number.`);
     }
@@ -188,6 +206,18 @@ export class Engine {
     if (loaded.length < definition.minLoras) {
       throw new ChordError('BAD_ARGUMENT', `The ${definition.label} method composes LoRAs; give at least ${definition.minLoras}.`, 'Add a LoRA, or use --method merge.');
     }
+    if (definition.regional && regionRequests.length === 0) {
+      throw new ChordError('BAD_ARGUMENT', `The ${definition.label} method needs regions.`, 'Add --region "X0,Y0,X1,Y1|PROMPT|NEGATIVE|FILE:W" (repeatable) or --regions FILE.json.');
+    }
+    if (!definition.regional && regionRequests.length > 0) {
+      throw new ChordError('BAD_ARGUMENT', `Regions are given but the ${definition.label} method does not use them.`, 'Use --method regional (or regional-passes).');
+    }
+    const regions = regionRequests.map((r) => ({
+      box: { x0: r.box[0], y0: r.box[1], x1: r.box[2], y1: r.box[3] },
+      prompt: r.prompt,
+      negative: r.negative ?? '',
+    }));
+    const regionRecords = regionRequests.map((r) => ({ box: [...r.box] as [number, number, number, number], prompt: r.prompt, negativePrompt: r.negative ?? '' }));
     const ordering = await resolveOrder(request.order ?? definition.defaultOrder, loaded, {
       needsClasses: definition.needsFrequencyClasses,
       highFrequency: request.highFrequency,
@@ -203,7 +233,7 @@ export class Engine {
     const provider = await model.provider();
 
     const files = await outputFiles(request.output, batchCount, settings.seed);
-    const method = definition.create({ weights, order: ordering.order, highFrequency: ordering.highFrequency }, methodOptions);
+    const method = definition.create({ weights, order: ordering.order, highFrequency: ordering.highFrequency, regions, loraRegion }, methodOptions);
     const names = loaded.map((l) => l.name);
     const images: GeneratedImage[] = [];
     for (let b = 0; b < batchCount; b++) {
@@ -221,11 +251,12 @@ export class Engine {
       const record = imageRecord(
         imageSettings,
         { name: model.folder.name, hash },
-        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: weights[k] })),
+        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: weights[k], region: regionRecords[loraRegion[k]] })),
         method,
         b,
         { rule: ordering.rule, highFrequency: ordering.highFrequency ? [...ordering.highFrequency] : undefined },
         definition.name === 'merge' ? undefined : result.steps,
+        regionRecords,
       );
       await saveImage(files[b], result.rgb, result.width, result.height, record);
       const save = performance.now() - t;
@@ -236,6 +267,9 @@ export class Engine {
         height: result.height,
         timings: { ...result.timings, save, total: performance.now() - imageStart },
         method: { name: method.name, options: { ...method.options }, order: method.order.map((k) => names[k]) },
+        ...(regions.length > 0
+          ? { regions: regionRecords.map((r, i) => ({ box: r.box, prompt: r.prompt, negative: r.negativePrompt, loras: names.filter((_, k) => loraRegion[k] === i) })) }
+          : {}),
         steps: result.steps.map((s) => stepReport(s, names)),
         totals: { full: sum(result.steps.map((s) => s.full)), shallow: sum(result.steps.map((s) => s.shallow)) },
       });

@@ -40,7 +40,12 @@ export async function requestFromRecord(
   record: ChordImageRecord,
   options: { model: string; output: GenerateRequest['output']; loraDirs?: readonly string[] },
 ): Promise<GenerateRequest> {
-  const loras = await Promise.all(record.loras.map(async (l) => ({ path: await findRecordedLora(l, options.model, options.loraDirs), weight: l.weight })));
+  const found = await Promise.all(record.loras.map(async (l) => ({ path: await findRecordedLora(l, options.model, options.loraDirs), weight: l.weight })));
+  // regional images: bound LoRAs go back to their region (found by its box; boxes never overlap)
+  const sameBox = (a: readonly number[], b: readonly number[]) => a.every((x, i) => x === b[i]);
+  const regionOf = (k: number) => (record.regions ?? []).findIndex((r) => record.loras[k].region !== undefined && sameBox(r.box, (record.loras[k].region as { box: number[] }).box));
+  const loras = found.filter((_, k) => regionOf(k) < 0);
+  const regions = record.regions?.map((r, i) => ({ box: r.box, prompt: r.prompt, negative: r.negativePrompt, loras: found.filter((_, k) => regionOf(k) === i) }));
   const names = record.loras.map((l) => l.name);
   const numeric: Record<string, number | boolean> = {};
   for (const [k, v] of Object.entries(record.methodOptions)) if (typeof v !== 'string') numeric[k] = v;
@@ -62,5 +67,6 @@ export async function requestFromRecord(
     order: record.loras.length > 0 ? record.ordering.order.map((k) => names[k]).join(',') : 'user',
     highFrequency: record.ordering.highFrequency?.map((k) => names[k]),
     output: options.output,
+    ...(regions ? { regions } : {}),
   };
 }

@@ -25,6 +25,7 @@ import { chainName, type GraphPass } from './graph-passes';
 import { branchInputs, LoraStack } from './lora-stack';
 import { LORA_CPU_PASS, LORA_PASS, UPCAST_PASS } from './passes';
 import { DEEP_FEATURE, UNET_DEEP_OUTPUT_PASS, UNET_SHALLOW_PASS } from './unet-cut-passes';
+import { REGIONAL_ATTN_MAP, REGIONAL_PASS, regionalFeeds, type RegionalInfo, type RegionalLayout } from './regional-pass';
 import { detectProviderEnvironment, providerPlan, type ProviderChoice, type ProviderName } from './providers';
 import { createSession, type Feed, type ModelSession, type NoticeSink } from './session';
 
@@ -81,6 +82,10 @@ export interface UnetRun {
   depth?: UnetDepth;
   /** 'shallow' only: the deep feature of each row, as a 'fill' call returned it */
   deepFeature?: FloatTensor;
+  /** regional composition (docs/regional.md): the regions every row shares; needs enableRegional() */
+  regional?: RegionalLayout;
+  /** also return the regional pass's head-averaged cross-attention map */
+  attentionMap?: boolean;
 }
 
 export interface UnetOutput {
@@ -88,6 +93,8 @@ export interface UnetOutput {
   eps: Float32Array;
   /** 'fill' only: the deep feature of each row [batch, ...] */
   deepFeature?: FloatTensor;
+  /** when asked: [batch, positions of the coarsest attention level, tokens] */
+  attentionMap?: FloatTensor;
 }
 
 /** Session roles: the UNet's shallow graph is a session of its own. */
@@ -111,6 +118,9 @@ export class Model {
    * (from the first cached pass on; undefined until tried, false when the cut failed)
    */
   private cutEnabled: boolean | undefined;
+  /** the UNet runs the regional-attention graph (from the first regional generation on) */
+  private regionalInfo: RegionalInfo | undefined;
+  private regionalEnabled = false;
   private stacks = new Map<ModelPart, LoraStack>();
   private loraCount = 0;
   /** LoRA files already read and matched, by file hash */
@@ -140,6 +150,7 @@ export class Model {
       // keeps plain ops every provider has (a GPU that falls back to the CPU runs those)
       passes.push(this.providers[0] === 'cpu' ? LORA_CPU_PASS : LORA_PASS);
     }
+    if (graph === 'unet' && this.regionalEnabled) passes.push(REGIONAL_PASS);
     if (role === 'unet' && this.cutEnabled) passes.push(UNET_DEEP_OUTPUT_PASS);
     if (role === 'unet_shallow') passes.push(UNET_SHALLOW_PASS);
     return passes;
@@ -180,6 +191,7 @@ export class Model {
       const derived = await derivedGraph(path, name, passes, cacheDir, this.options.hashes);
       path = derived.path;
       if (this.loraEnabled && name !== 'vae_decoder') this.targets.set(name as ModelPart, derived.targets);
+      if (name === 'unet' && derived.info.regional) this.regionalInfo = derived.info.regional as RegionalInfo;
     }
     // an fp16 graph either loads on the CPU and is caught below, or fails for want of float16
     // kernels: then it is upcast and tried again
@@ -335,6 +347,18 @@ export class Model {
     return this.cutEnabled;
   }
 
+  /**
+   * Switches the UNet once to the regional-attention graph (docs/regional.md); from then on a
+   * call without regions feeds neutral inputs and gives exactly the plain graph's outputs.
+   */
+  async enableRegional(): Promise<void> {
+    if (this.regionalEnabled) return;
+    if (!this.options.cacheDir) throw new ChordError('RUNTIME', 'Regional composition needs a cache folder for its rewritten UNet.');
+    this.regionalEnabled = true;
+    await this.session('unet');
+    if (this.cutEnabled) await this.session('unet_shallow');
+  }
+
   /** One UNet call (see UnetRun): full, full with its deep feature, or shallow. */
   async runUnet(run: UnetRun): Promise<UnetOutput> {
     const depth = run.depth ?? 'full';
@@ -359,9 +383,21 @@ export class Model {
       if (!run.deepFeature || run.deepFeature.dims[0] !== batch) throw new RangeError('a shallow pass needs the deep feature of each row');
       feeds[DEEP_FEATURE] = run.deepFeature;
     }
+    if (run.regional && !this.regionalEnabled) throw new RangeError('a regional UNet pass needs enableRegional() first');
+    if (this.regionalEnabled) {
+      if (!this.regionalInfo) throw new ChordError('RUNTIME', `${s.label} has no regional inputs after the rewrite.`);
+      const stack = this.stacks.get('unet');
+      const [, , h, w] = sample.dims;
+      Object.assign(feeds, regionalFeeds(this.regionalInfo, run.regional, { h, w, tokens: context.dims[1], blocks: stack?.blocks ?? [], totalRank: stack?.totalRank ?? 0 }));
+    }
     const eps = s.outputNames[0];
-    const out = await s.runShaped(feeds, depth === 'fill' ? [eps, DEEP_FEATURE] : [eps]);
-    return { eps: out[eps].data, deepFeature: depth === 'fill' ? out[DEEP_FEATURE] : undefined };
+    const fetch = depth === 'fill' ? [eps, DEEP_FEATURE] : [eps];
+    if (run.attentionMap) {
+      if (!this.regionalEnabled || depth === 'shallow') throw new RangeError('an attention map needs a full regional UNet pass');
+      fetch.push(REGIONAL_ATTN_MAP);
+    }
+    const out = await s.runShaped(feeds, fetch);
+    return { eps: out[eps].data, deepFeature: depth === 'fill' ? out[DEEP_FEATURE] : undefined, attentionMap: run.attentionMap ? out[REGIONAL_ATTN_MAP] : undefined };
   }
 
   /** VAE decoder: latents [1, C, h, w] (already divided by the latent scale) -> image [1, 3, H, W] in [-1, 1]. */
@@ -396,7 +432,7 @@ const REQUIRED_INPUTS: Record<GraphName, readonly string[]> = {
 export function checkGraphInputs(name: GraphName, s: ModelSession): void {
   const required = REQUIRED_INPUTS[name];
   const missing = required.filter((n) => !s.inputs.has(n));
-  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.') && n !== DEEP_FEATURE);
+  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.') && !n.startsWith('regional.') && n !== DEEP_FEATURE);
   if (missing.length > 0 || extra.length > 0) {
     const what = [missing.length ? `lacks input ${missing.join(', ')}` : '', extra.length ? `needs input ${extra.join(', ')}, which Chord does not provide` : '']
       .filter(Boolean)

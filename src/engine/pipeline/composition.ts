@@ -4,7 +4,9 @@
  * predictions; the denoising loop (txt2img.ts) never changes when a method is added: a new method
  * is one new file implementing this interface, plus one entry in the registry (methods.ts).
  */
-import type { LoraWeights, UnetDepth } from '../model/model';
+import type { LoraWeights, UnetDepth, UnetOutput, UnetRun } from '../model/model';
+import type { RegionalLayout } from '../model/regional-pass';
+import type { FloatTensor } from '../tensor';
 
 /** The two halves of a classifier-free-guidance batch, each [1, C, h, w]. */
 export interface NoisePrediction {
@@ -29,6 +31,13 @@ export interface UnetRequest {
   depth?: UnetDepth;
   /** 'shallow' only: one cached deep feature per configuration */
   deep?: readonly DeepFeature[];
+  /**
+   * One text context per configuration ([2, seq, C'], uncond row first) instead of the prompt's:
+   * the per-region-pass method runs each region with its own prompt.
+   */
+  contexts?: readonly FloatTensor[];
+  /** regional attention (docs/regional.md): every configuration runs with this context and layout */
+  regional?: { context: FloatTensor; layout: RegionalLayout };
 }
 
 export interface UnetResult {
@@ -53,6 +62,23 @@ export interface MethodStep {
   refreshed?: readonly number[];
 }
 
+/** What a method may do once per image, before the first step (regional composition). */
+export interface MethodSetup {
+  /** the prompt's context as the loop encoded it: [2, seq, C'], uncond row first */
+  context: FloatTensor;
+  /** encodes a prompt and its negative with these LoRA weights, as the loop does: [2, 77 n, C'] */
+  encode(prompt: string, negative: string, weights: LoraWeights): Promise<FloatTensor>;
+  /** the seeded initial latent [C, h, w] (already scaled by the scheduler's init sigma) */
+  latents: Float32Array;
+  /** [1, C, h, w] */
+  latentDims: readonly number[];
+  /** the first step's timestep and model input */
+  timestep: number;
+  modelInput(latents: Float32Array): Float32Array;
+  /** the model, for the regional graph and one-off UNet passes */
+  model: { enableRegional(): Promise<void>; runUnet(run: UnetRun): Promise<UnetOutput> };
+}
+
 export interface CompositionMethod {
   /** the registry name, stored in image records */
   readonly name: string;
@@ -67,6 +93,11 @@ export interface CompositionMethod {
    * `cachedPasses`: whether the UNet can run shallow passes.
    */
   begin(totalSteps: number, cachedPasses: boolean): void;
+  /**
+   * Optional, once per image before the first step (after `begin`): may encode more prompts and
+   * return a replacement initial latent (regional composition's latent re-initialisation).
+   */
+  prepare?(setup: MethodSetup): Promise<Float32Array | undefined>;
   /** Whether the method would use shallow passes (the loop then asks the model for them). */
   readonly wantsCachedPasses: boolean;
   /** Step `step` (0-based) of `totalSteps`. */

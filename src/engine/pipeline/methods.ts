@@ -9,6 +9,7 @@ import { Cmlora } from './cmlora';
 import type { CompositionMethod } from './composition';
 import { Composite } from './composite';
 import { Merge } from './merge';
+import { Regional, RegionalPasses, type RegionSpec } from './regional';
 import { Switch } from './switch';
 
 export type MethodOptionValue = number | string | boolean;
@@ -35,6 +36,9 @@ export interface MethodContext {
   order: readonly number[];
   /** CMLoRA: indices of the high-frequency set H (the rest of `order` is L) */
   highFrequency?: ReadonlySet<number>;
+  /** regional methods: the regions, and per LoRA the region it is bound to (-1: global) */
+  regions?: readonly RegionSpec[];
+  loraRegion?: readonly number[];
 }
 
 export interface MethodDefinition {
@@ -49,6 +53,8 @@ export interface MethodDefinition {
   minLoras: number;
   /** UNet evaluations (of one CFG row pair) per step, for N LoRAs, as a formula for people */
   cost: string;
+  /** takes regions (docs/regional.md); the others refuse them */
+  regional?: boolean;
   create(context: MethodContext, options: Readonly<Record<string, number | boolean>>): CompositionMethod;
 }
 
@@ -107,7 +113,40 @@ export const METHODS: readonly MethodDefinition[] = [
       return new Cmlora(c.weights, high, low, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
     },
   },
+  {
+    name: 'regional',
+    label: 'Regional',
+    summary: 'each region its own prompt and LoRAs, kept in its box by attention masks, in one pass',
+    options: [
+      { name: 'isolation', kind: 'boolean', default: true, description: 'boxes do not attend to each other in self-attention' },
+      { name: 'gate', kind: 'boolean', default: true, description: "a region's LoRA layers act only inside its box" },
+      { name: 'reinit', kind: 'boolean', default: true, description: 'move the initial noise where each region is attended most into its box' },
+    ],
+    defaultOrder: 'user',
+    needsFrequencyClasses: false,
+    minLoras: 0,
+    cost: '1 (plus one pass per image with reinit)',
+    regional: true,
+    create: (c, o) => new Regional(c.weights, regionOf(c), c.regions ?? [], { isolation: o.isolation as boolean, gate: o.gate as boolean, reinit: o.reinit as boolean }),
+  },
+  {
+    name: 'regional-passes',
+    label: 'Regional passes',
+    summary: 'one UNet pass per region and one for the global prompt, combined by the boxes (for comparison)',
+    options: [],
+    defaultOrder: 'user',
+    needsFrequencyClasses: false,
+    minLoras: 0,
+    cost: 'R + 1 for R regions',
+    regional: true,
+    create: (c) => new RegionalPasses(c.weights, regionOf(c), c.regions ?? []),
+  },
 ];
+
+/** Per LoRA its region (-1: global); LoRAs not listed are global. */
+function regionOf(c: MethodContext): number[] {
+  return c.weights.map((_, k) => c.loraRegion?.[k] ?? -1);
+}
 
 export const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
 

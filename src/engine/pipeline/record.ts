@@ -1,7 +1,7 @@
 /**
  * The `chord` record of a generated image (png/record.ts): everything needed to make it again.
  */
-import type { ChordImageRecord, ChordStepRecord } from '../png/record';
+import type { ChordImageRecord, ChordRegionRecord, ChordStepRecord } from '../png/record';
 import { CHORD_RECORD_VERSION } from '../png/record';
 import type { CompositionMethod } from './composition';
 import type { StepLog } from './txt2img';
@@ -16,6 +16,8 @@ export interface RecordLora {
   /** A1111's short hash of the file (lora/hash.ts a1111ShortHash) */
   a1111Hash: string;
   weight: number;
+  /** regional composition: the region this LoRA is bound to */
+  region?: ChordRegionRecord;
 }
 
 export function imageRecord(
@@ -26,6 +28,7 @@ export function imageRecord(
   batchIndex: number,
   ordering: { rule: string; highFrequency?: number[] } = { rule: 'as-listed' },
   stepLog?: readonly StepLog[],
+  regions?: readonly ChordRegionRecord[],
 ): ChordImageRecord {
   const { sampler, karras } = samplerRecord(settings.sampler);
   return {
@@ -34,7 +37,7 @@ export function imageRecord(
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
     model,
-    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight })),
+    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight, ...(l.region ? { region: l.region } : {}) })),
     method: method.name,
     methodOptions: { ...method.options },
     ordering: { rule: ordering.rule, order: [...method.order], ...(ordering.highFrequency ? { highFrequency: ordering.highFrequency } : {}) },
@@ -47,6 +50,7 @@ export function imageRecord(
     height: settings.height,
     batchIndex,
     ...(stepLog ? { stepLog: stepLog.map(stepRecord) } : {}),
+    ...(regions && regions.length > 0 ? { regions: regions.map((r) => ({ ...r, box: [...r.box] as ChordRegionRecord['box'] })) } : {}),
   };
 }
 

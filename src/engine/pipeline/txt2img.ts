@@ -80,7 +80,7 @@ export interface Txt2ImgResult {
 
 export async function txt2img(model: Model, settings: GenerationSettings, options: Txt2ImgOptions = {}): Promise<Txt2ImgResult> {
   const { signal, onProgress } = options;
-  const method = options.method ?? new Merge([]);
+  const method: CompositionMethod = options.method ?? new Merge([]);
   const { tokenizer, folder } = model;
   const start = performance.now();
   const timings: StageTimings = { tokenize: 0, textEncoder: 0, unetSteps: [], decode: 0 };
@@ -120,6 +120,20 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   // 4. denoise
   const cachedPasses = method.wantsCachedPasses ? await model.enableCachedPasses() : false;
   method.begin(settings.steps, cachedPasses);
+  if (method.prepare) {
+    t = performance.now();
+    const replaced = await method.prepare({
+      context,
+      encode: (prompt, negativePrompt, weights) => encodePair(model, prompt, negativePrompt, weights),
+      latents,
+      latentDims,
+      timestep: scheduler.timesteps[0],
+      modelInput: (x) => scheduler.scaleModelInput(x, 0),
+      model,
+    });
+    if (replaced) latents = replaced;
+    timings.textEncoder += performance.now() - t;
+  }
   const maxRows = Math.max(2, options.maxBatchRows ?? unetRowsPerCall(h, w));
   const steps: StepLog[] = [];
   const total = scheduler.timesteps.length;
@@ -154,6 +168,17 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   const rgb = planarToRgbBytes(image.data, settings.width, settings.height);
   timings.decode = performance.now() - t;
   return { rgb, width: settings.width, height: settings.height, timings, steps };
+}
+
+/** A prompt and its negative as one CFG context [2, 77 n, C'], uncond row first (steps 1 and 2). */
+export async function encodePair(model: Model, prompt: string, negativePrompt: string, weights: readonly number[]): Promise<FloatTensor> {
+  const { tokenizer } = model;
+  const { positive, negative } = padToSameWindowCount(tokenizer, chunkForEncoder(tokenizer, prompt), chunkForEncoder(tokenizer, negativePrompt));
+  const windows = positive.length;
+  const ids = new Int32Array(2 * windows * tokenizer.maxLength);
+  [...negative, ...positive].forEach((w, i) => ids.set(w, i * tokenizer.maxLength));
+  const hidden = await model.encodeText({ data: ids, dims: [2 * windows, tokenizer.maxLength] }, weights);
+  return { data: hidden.data, dims: [2, windows * tokenizer.maxLength, hidden.dims[2]] };
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {

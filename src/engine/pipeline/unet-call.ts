@@ -43,17 +43,22 @@ export function unetCall(unet: { runUnet(run: UnetRun): Promise<UnetOutput> }, s
     const depth = request.depth ?? 'full';
     cost[depth === 'shallow' ? 'shallow' : 'full'] += request.configs.length;
     const result: UnetResult = { predictions: [], deep: depth === 'fill' ? [] : undefined };
-    for (let start = 0; start < request.configs.length; start += perCall) {
-      const part = sliceRequest(request, start, start + perCall);
+    // contexts of different lengths cannot share a batch: one configuration per call then
+    const ragged = request.contexts !== undefined && new Set(request.contexts.map((c) => c.dims[1])).size > 1;
+    const step = ragged ? 1 : perCall;
+    for (let start = 0; start < request.configs.length; start += step) {
+      const part = sliceRequest(request, start, start + step);
       const n = part.configs.length;
+      const shared = request.regional?.context ?? context;
       const out = await unet.runUnet({
         sample: { data: repeat(modelInput, 2 * n), dims: [2 * n, ...latentDims.slice(1)] },
         timestep,
-        context: { data: repeat(context.data, n), dims: [2 * n, ...context.dims.slice(1)] },
+        context: part.contexts ? joinRows(part.contexts) : { data: repeat(shared.data, n), dims: [2 * n, ...shared.dims.slice(1)] },
         // each configuration on the CFG pair: its weights on both rows
         loras: part.configs.flatMap((c) => [c, c]),
         depth,
         deepFeature: part.deep ? joinRows(part.deep) : undefined,
+        regional: request.regional?.layout,
       });
       for (let j = 0; j < n; j++) {
         result.predictions.push({ uncond: batchItem(out.eps, latentSize, 2 * j), cond: batchItem(out.eps, latentSize, 2 * j + 1) });
@@ -65,7 +70,7 @@ export function unetCall(unet: { runUnet(run: UnetRun): Promise<UnetOutput> }, s
 }
 
 function sliceRequest(request: UnetRequest, from: number, to: number): UnetRequest {
-  return { configs: request.configs.slice(from, to), depth: request.depth, deep: request.deep?.slice(from, to) };
+  return { configs: request.configs.slice(from, to), depth: request.depth, deep: request.deep?.slice(from, to), contexts: request.contexts?.slice(from, to), regional: request.regional };
 }
 
 /** Deep features of several configurations (each [2, ...]) as one batch. */

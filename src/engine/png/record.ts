@@ -88,6 +88,8 @@ export interface ChordImageRecord {
   batchIndex: number;
   /** what the method did at each step (methods other than merge) */
   stepLog?: ChordStepRecord[];
+  /** regional composition: every region in order (a LoRA bound to one carries a copy as `region`) */
+  regions?: ChordRegionRecord[];
 }
 
 const sha256Hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in 64 lower-case hex digits'));
@@ -141,6 +143,7 @@ export const ChordImageRecordSchema: v.GenericSchema<ChordImageRecord> = v.pipe(
     width: count(1),
     height: count(1),
     batchIndex: count(0),
+    regions: v.optional(v.array(RegionSchema)),
     stepLog: v.optional(
       v.array(
         v.object({

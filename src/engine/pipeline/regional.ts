@@ -1,0 +1,286 @@
+/**
+ * Regional composition (docs/regional.md): a global prompt plus regions, each a box, a prompt, a
+ * negative prompt and the LoRAs bound to it.
+ *
+ * `Regional` (LoRA-Composer's attention constraints, in one UNet pass per step): the context is
+ * [global | region 1 | ... | region R], each region's prompt encoded with its own LoRAs (and the
+ * global ones) active; the regional graph pass (onnx/regional.ts) lets a position inside box r
+ * attend only to region r's tokens (outside every box: the global ones), keeps boxes from attending
+ * to each other in self-attention, and gates region r's LoRA layers to its box and tokens. Every
+ * LoRA is on at its weight in the one CFG pass; the masks decide where each acts.
+ *
+ * `RegionalPasses` (what other tools do, for comparison): one UNet pass per region (its prompt, its
+ * LoRAs plus the global ones) and one for the global prompt (global LoRAs), the noise predictions
+ * combined by the boxes at latent resolution. R + 1 evaluations per step.
+ */
+import { ChordError } from '../errors';
+import type { LoraWeights } from '../model/model';
+import { rasterSpan, regionIds, type RegionalLayout, type RegionBox } from '../model/regional-pass';
+import type { FloatTensor } from '../tensor';
+import type { CompositionMethod, MethodSetup, MethodStep, NoisePrediction, UnetCall } from './composition';
+
+/** The most regions one image may have. */
+export const MAX_REGIONS = 8;
+
+export interface RegionSpec {
+  box: RegionBox;
+  prompt: string;
+  negative: string;
+}
+
+/** Checks regions: inside the image, positive area, no overlaps, at most MAX_REGIONS. */
+export function checkRegions(regions: readonly RegionSpec[]): void {
+  if (regions.length === 0) throw new ChordError('BAD_ARGUMENT', 'Regional composition needs at least one region.', 'Add --region "X0,Y0,X1,Y1|PROMPT|NEGATIVE|FILE:W" or --regions FILE.json.');
+  if (regions.length > MAX_REGIONS) throw new ChordError('BAD_ARGUMENT', `${regions.length} regions given; at most ${MAX_REGIONS} are supported.`, 'Merge some regions into one.');
+  const text = (b: RegionBox) => `${b.x0},${b.y0},${b.x1},${b.y1}`;
+  regions.forEach(({ box: b }, i) => {
+    const values = [b.x0, b.y0, b.x1, b.y1];
+    if (values.some((v) => !Number.isFinite(v))) throw new ChordError('BAD_ARGUMENT', `Region ${i + 1}: its box ${text(b)} must be four numbers.`);
+    if (values.some((v) => v < 0 || v > 1)) throw new ChordError('BAD_ARGUMENT', `Region ${i + 1}: its box ${text(b)} leaves the image.`, 'Coordinates are fractions of the image from the top-left, from 0 to 1.');
+    if (b.x1 <= b.x0 || b.y1 <= b.y0) throw new ChordError('BAD_ARGUMENT', `Region ${i + 1}: its box ${text(b)} has no area.`, 'Give X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1.');
+  });
+  for (let i = 0; i < regions.length; i++) {
+    for (let j = i + 1; j < regions.length; j++) {
+      const a = regions[i].box;
+      const b = regions[j].box;
+      if (a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1) {
+        throw new ChordError('BAD_ARGUMENT', `Regions ${i + 1} and ${j + 1} overlap (${text(a)} and ${text(b)}).`, 'Boxes may touch but not overlap.');
+      }
+    }
+  }
+}
+
+export interface RegionalOptions {
+  /** self-attention isolation between boxes */
+  isolation: boolean;
+  /** a regional LoRA's spatial layers act only inside its box */
+  gate: boolean;
+  /** latent re-initialisation before the first step */
+  reinit: boolean;
+}
+
+/** Weights with the global LoRAs at their weight, plus those of `region` (undefined: none). */
+function weightsFor(weights: LoraWeights, loraRegion: readonly number[], region: number | undefined): number[] {
+  return weights.map((w, k) => (loraRegion[k] === -1 || loraRegion[k] === region ? w : 0));
+}
+
+/** Rows of a [2, seq, C] context, one after another along the tokens. */
+export function concatContexts(parts: readonly FloatTensor[]): FloatTensor {
+  const width = parts[0].dims[2];
+  const seq = parts.reduce((n, p) => n + p.dims[1], 0);
+  const data = new Float32Array(2 * seq * width);
+  let offset = 0;
+  for (const p of parts) {
+    const len = p.dims[1] * width;
+    for (let row = 0; row < 2; row++) data.set(p.data.subarray(row * len, (row + 1) * len), row * seq * width + offset);
+    offset += len;
+  }
+  return { data, dims: [2, seq, width] };
+}
+
+export class Regional implements CompositionMethod {
+  readonly name = 'regional';
+  readonly options: Record<string, boolean>;
+  readonly order: readonly number[];
+  readonly wantsCachedPasses = false;
+  private prepared?: { context: FloatTensor; layout: RegionalLayout };
+
+  constructor(
+    private readonly weights: LoraWeights,
+    /** per LoRA: -1 global, r bound to region r */
+    private readonly loraRegion: readonly number[],
+    private readonly regions: readonly RegionSpec[],
+    private readonly settings: RegionalOptions,
+  ) {
+    checkRegions(regions);
+    this.order = weights.map((_, k) => k);
+    this.options = { isolation: settings.isolation, gate: settings.gate, reinit: settings.reinit };
+  }
+
+  promptWeights(): LoraWeights {
+    return weightsFor(this.weights, this.loraRegion, undefined);
+  }
+
+  begin(): void {
+    this.prepared = undefined;
+  }
+
+  async prepare(setup: MethodSetup): Promise<Float32Array | undefined> {
+    await setup.model.enableRegional();
+    const parts = [setup.context];
+    const owner: number[] = new Array<number>(setup.context.dims[1]).fill(0);
+    for (let r = 0; r < this.regions.length; r++) {
+      const region = this.regions[r];
+      const encoded = await setup.encode(region.prompt, region.negative, weightsFor(this.weights, this.loraRegion, r));
+      parts.push(encoded);
+      for (let t = 0; t < encoded.dims[1]; t++) owner.push(r + 1);
+    }
+    const layout: RegionalLayout = {
+      boxes: this.regions.map((r) => r.box),
+      tokenOwner: owner,
+      loraRegion: this.loraRegion,
+      isolation: this.settings.isolation,
+      gateLoras: this.settings.gate,
+    };
+    this.prepared = { context: concatContexts(parts), layout };
+    if (!this.settings.reinit) return undefined;
+    return this.reinitialise(setup);
+  }
+
+  /**
+   * One pass at the first timestep exposes where each region's tokens are attended at the coarsest
+   * attention level; the noise under the best box-sized window moves into the box, then the
+   * latent gets its original mean and std back.
+   */
+  private async reinitialise(setup: MethodSetup): Promise<Float32Array> {
+    const { context, layout } = this.prepared as { context: FloatTensor; layout: RegionalLayout };
+    const [, C, h, w] = setup.latentDims;
+    const input = setup.modelInput(setup.latents);
+    const doubled = new Float32Array(2 * input.length);
+    doubled.set(input);
+    doubled.set(input, input.length);
+    // probe without the region constraints: where would each region's words land by themselves?
+    // (every LoRA on everywhere, every position attending to every token)
+    const probe: RegionalLayout = { boxes: [], tokenOwner: new Array<number>(context.dims[1]).fill(0), loraRegion: this.loraRegion.map(() => -1), isolation: false, gateLoras: false };
+    const out = await setup.model.runUnet({
+      sample: { data: doubled, dims: [2, C, h, w] },
+      timestep: setup.timestep,
+      context,
+      loras: this.weights,
+      regional: probe,
+      attentionMap: true,
+    });
+    const map = out.attentionMap as FloatTensor;
+    const [, Q, K] = map.dims;
+    // the coarsest attention level's grid: Q = hl x wl with hl / wl = h / w (levels halve both)
+    let hl = h;
+    let wl = w;
+    while (hl * wl > Q) {
+      hl = Math.ceil(hl / 2);
+      wl = Math.ceil(wl / 2);
+    }
+    const cond = map.data.subarray(Q * K, 2 * Q * K);
+    const owner = layout.tokenOwner;
+    const moved = Float32Array.from(setup.latents);
+    this.regions.forEach((region, r) => {
+      // attention of each coarse position to region r's words (not the start token of a window)
+      const score = new Float32Array(Q);
+      for (let q = 0; q < Q; q++) {
+        let s = 0;
+        for (let t = 0; t < K; t++) if (owner[t] === r + 1 && t % 77 !== 0) s += cond[q * K + t];
+        score[q] = s;
+      }
+      const [by0, by1] = rasterSpan(region.box.y0, region.box.y1, hl);
+      const [bx0, bx1] = rasterSpan(region.box.x0, region.box.x1, wl);
+      const bh = by1 - by0;
+      const bw = bx1 - bx0;
+      if (bh <= 0 || bw <= 0) return;
+      let best = { y: by0, x: bx0, s: -Infinity };
+      for (let y = 0; y + bh <= hl; y++) {
+        for (let x = 0; x + bw <= wl; x++) {
+          let s = 0;
+          for (let i = 0; i < bh; i++) for (let j = 0; j < bw; j++) s += score[(y + i) * wl + x + j];
+          if (s > best.s) best = { y, x, s };
+        }
+      }
+      // latent coordinates: the box at full resolution, the source shifted by the best window's offset
+      const [ly0, ly1] = rasterSpan(region.box.y0, region.box.y1, h);
+      const [lx0, lx1] = rasterSpan(region.box.x0, region.box.x1, w);
+      const dy = Math.round(((best.y - by0) * h) / hl);
+      const dx = Math.round(((best.x - bx0) * w) / wl);
+      for (let c = 0; c < C; c++) {
+        for (let y = ly0; y < ly1; y++) {
+          const sy = Math.min(h - 1, Math.max(0, y + dy));
+          for (let x = lx0; x < lx1; x++) {
+            const sx = Math.min(w - 1, Math.max(0, x + dx));
+            moved[(c * h + y) * w + x] = setup.latents[(c * h + sy) * w + sx];
+          }
+        }
+      }
+    });
+    return matchMoments(moved, setup.latents);
+  }
+
+  async predict(_step: number, _totalSteps: number, unet: UnetCall): Promise<MethodStep> {
+    if (!this.prepared) throw new RangeError('Regional.predict before prepare');
+    const { predictions } = await unet({ configs: [this.weights], regional: this.prepared });
+    return { prediction: predictions[0], active: this.order.filter((k) => this.weights[k] !== 0) };
+  }
+}
+
+/** `x` shifted and scaled to the mean and std of `reference`. */
+export function matchMoments(x: Float32Array, reference: Float32Array): Float32Array {
+  const moments = (a: Float32Array) => {
+    let m = 0;
+    for (const v of a) m += v;
+    m /= a.length;
+    let s = 0;
+    for (const v of a) s += (v - m) ** 2;
+    return { m, s: Math.sqrt(s / a.length) };
+  };
+  const a = moments(x);
+  const b = moments(reference);
+  const k = a.s > 0 ? b.s / a.s : 1;
+  return x.map((v) => (v - a.m) * k + b.m);
+}
+
+/** Latent-resolution weights [h w] of each region (by box) and of the background. */
+export function regionMasks(boxes: readonly RegionBox[], h: number, w: number): Float32Array[] {
+  const ids = regionIds(boxes, h, w);
+  return Array.from({ length: boxes.length + 1 }, (_, r) => Float32Array.from(ids, (id) => (id === r ? 1 : 0)));
+}
+
+export class RegionalPasses implements CompositionMethod {
+  readonly name = 'regional-passes';
+  readonly options = {};
+  readonly order: readonly number[];
+  readonly wantsCachedPasses = false;
+  private contexts?: FloatTensor[];
+  private masks?: Float32Array[];
+
+  constructor(
+    private readonly weights: LoraWeights,
+    private readonly loraRegion: readonly number[],
+    private readonly regions: readonly RegionSpec[],
+  ) {
+    checkRegions(regions);
+    this.order = weights.map((_, k) => k);
+  }
+
+  promptWeights(): LoraWeights {
+    return weightsFor(this.weights, this.loraRegion, undefined);
+  }
+
+  begin(): void {
+    this.contexts = undefined;
+  }
+
+  async prepare(setup: MethodSetup): Promise<undefined> {
+    const contexts = [setup.context];
+    for (let r = 0; r < this.regions.length; r++) {
+      contexts.push(await setup.encode(this.regions[r].prompt, this.regions[r].negative, weightsFor(this.weights, this.loraRegion, r)));
+    }
+    this.contexts = contexts;
+    const [, , h, w] = setup.latentDims;
+    this.masks = regionMasks(this.regions.map((r) => r.box), h, w);
+    return undefined;
+  }
+
+  async predict(_step: number, _totalSteps: number, unet: UnetCall): Promise<MethodStep> {
+    if (!this.contexts || !this.masks) throw new RangeError('RegionalPasses.predict before prepare');
+    const configs = [undefined, ...this.regions.map((_, r) => r)].map((r) => weightsFor(this.weights, this.loraRegion, r));
+    const { predictions } = await unet({ configs, contexts: this.contexts });
+    const plane = this.masks[0].length;
+    const combine = (half: 'uncond' | 'cond'): Float32Array => {
+      const out = new Float32Array(predictions[0][half].length);
+      predictions.forEach((p, r) => {
+        const m = this.masks?.[r] as Float32Array;
+        const eps = p[half];
+        for (let i = 0; i < out.length; i++) out[i] += m[i % plane] * eps[i];
+      });
+      return out;
+    };
+    const prediction: NoisePrediction = { uncond: combine('uncond'), cond: combine('cond') };
+    return { prediction, active: this.order.filter((k) => this.weights[k] !== 0) };
+  }
+}
