@@ -28,22 +28,36 @@ function areaOf(m: { data: Uint8Array }): number {
  * clothing on it). Parts within 6 px merge: a scarf or a row of eyes can cut a body in two.
  */
 function character(name: CharacterName): Detector {
+  return (img) => best(characterCandidates(name, img).map((c) => c.detection));
+}
+
+/** A body blob the character detector weighed: its decision and where it is (64 x 64 grid). */
+export interface CharacterCandidate {
+  detection: Detection;
+  /** centroid of the body blob */
+  cx: number;
+  cy: number;
+  box: { x0: number; y0: number; x1: number; y1: number };
+}
+
+/**
+ * Every body blob of a character with the detector's decision on it: the detector is the best of
+ * these, so a candidate with `hit` is a detection, located (the regional bench scores placement).
+ */
+export function characterCandidates(name: CharacterName, img: RgbImage): CharacterCandidate[] {
   const wornClasses = [classIndex(name), classIndex('hat'), classIndex('scarf')];
-  return (img) => {
-    const a = analyse(img);
-    return best(
-      colourBlobs(a, name, 6).map((b) => {
-        const s = silhouette(a, b, wornClasses);
-        return decide({
-          area: within(b.area, 60, 760),
-          width: within(s.width, 12, 38),
-          height: within(s.height, 12, 40),
-          fill: atLeast(s.solid / (s.width * s.height), 0.35),
-          eyes: atLeast(s.eyes, 2),
-        });
-      }),
-    );
-  };
+  const a = analyse(img);
+  return colourBlobs(a, name, 6).map((b) => {
+    const s = silhouette(a, b, wornClasses);
+    const detection = decide({
+      area: within(b.area, 60, 760),
+      width: within(s.width, 12, 38),
+      height: within(s.height, 12, 40),
+      fill: atLeast(s.solid / (s.width * s.height), 0.35),
+      eyes: atLeast(s.eyes, 2),
+    });
+    return { detection, cx: b.cx, cy: b.cy, box: { x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1 } };
+  });
 }
 
 /**

@@ -82,7 +82,7 @@ export interface UnetRun {
   depth?: UnetDepth;
   /** 'shallow' only: the deep feature of each row, as a 'fill' call returned it */
   deepFeature?: FloatTensor;
-  /** regional composition (docs/regional.md): the regions every row shares; needs enableRegional() */
+  /** regional composition (docs/regional.md): the regions every row shares; needs useRegional() */
   regional?: RegionalLayout;
   /** also return the regional pass's head-averaged cross-attention map */
   attentionMap?: boolean;
@@ -348,13 +348,14 @@ export class Model {
   }
 
   /**
-   * Switches the UNet once to the regional-attention graph (docs/regional.md); from then on a
-   * call without regions feeds neutral inputs and gives exactly the plain graph's outputs.
+   * Switches the UNet to the regional-attention graph (docs/regional.md), or back (`on` false);
+   * while on, a call without regions feeds neutral inputs and gives exactly the plain graph's
+   * outputs, at the cost of the (idle) region ops. Each switch opens a session once.
    */
-  async enableRegional(): Promise<void> {
-    if (this.regionalEnabled) return;
-    if (!this.options.cacheDir) throw new ChordError('RUNTIME', 'Regional composition needs a cache folder for its rewritten UNet.');
-    this.regionalEnabled = true;
+  async useRegional(on = true): Promise<void> {
+    if (this.regionalEnabled === on) return;
+    if (on && !this.options.cacheDir) throw new ChordError('RUNTIME', 'Regional composition needs a cache folder for its rewritten UNet.');
+    this.regionalEnabled = on;
     await this.session('unet');
     if (this.cutEnabled) await this.session('unet_shallow');
   }
@@ -383,7 +384,7 @@ export class Model {
       if (!run.deepFeature || run.deepFeature.dims[0] !== batch) throw new RangeError('a shallow pass needs the deep feature of each row');
       feeds[DEEP_FEATURE] = run.deepFeature;
     }
-    if (run.regional && !this.regionalEnabled) throw new RangeError('a regional UNet pass needs enableRegional() first');
+    if (run.regional && !this.regionalEnabled) throw new RangeError('a regional UNet pass needs useRegional() first');
     if (this.regionalEnabled) {
       if (!this.regionalInfo) throw new ChordError('RUNTIME', `${s.label} has no regional inputs after the rewrite.`);
       const stack = this.stacks.get('unet');

@@ -76,7 +76,7 @@ export interface MethodSetup {
   timestep: number;
   modelInput(latents: Float32Array): Float32Array;
   /** the model, for the regional graph and one-off UNet passes */
-  model: { enableRegional(): Promise<void>; runUnet(run: UnetRun): Promise<UnetOutput> };
+  model: { useRegional(on?: boolean): Promise<void>; runUnet(run: UnetRun): Promise<UnetOutput> };
 }
 
 export interface CompositionMethod {

@@ -106,7 +106,7 @@ export class Regional implements CompositionMethod {
   }
 
   async prepare(setup: MethodSetup): Promise<Float32Array | undefined> {
-    await setup.model.enableRegional();
+    await setup.model.useRegional();
     const parts = [setup.context];
     const owner: number[] = new Array<number>(setup.context.dims[1]).fill(0);
     for (let r = 0; r < this.regions.length; r++) {
@@ -183,20 +183,13 @@ export class Regional implements CompositionMethod {
           if (s > best.s) best = { y, x, s };
         }
       }
-      // latent coordinates: the box at full resolution, the source shifted by the best window's offset
+      // latent coordinates: the box at full resolution, the source the box shifted by the best
+      // window's offset (kept inside the latent)
       const [ly0, ly1] = rasterSpan(region.box.y0, region.box.y1, h);
       const [lx0, lx1] = rasterSpan(region.box.x0, region.box.x1, w);
-      const dy = Math.round(((best.y - by0) * h) / hl);
-      const dx = Math.round(((best.x - bx0) * w) / wl);
-      for (let c = 0; c < C; c++) {
-        for (let y = ly0; y < ly1; y++) {
-          const sy = Math.min(h - 1, Math.max(0, y + dy));
-          for (let x = lx0; x < lx1; x++) {
-            const sx = Math.min(w - 1, Math.max(0, x + dx));
-            moved[(c * h + y) * w + x] = setup.latents[(c * h + sy) * w + sx];
-          }
-        }
-      }
+      const dy = Math.min(h - ly1, Math.max(-ly0, Math.round(((best.y - by0) * h) / hl)));
+      const dx = Math.min(w - lx1, Math.max(-lx0, Math.round(((best.x - bx0) * w) / wl)));
+      moveWindow(moved, { C, h, w }, { y0: ly0, y1: ly1, x0: lx0, x1: lx1 }, dy, dx);
     });
     return matchMoments(moved, setup.latents);
   }
@@ -205,6 +198,37 @@ export class Regional implements CompositionMethod {
     if (!this.prepared) throw new RangeError('Regional.predict before prepare');
     const { predictions } = await unet({ configs: [this.weights], regional: this.prepared });
     return { prediction: predictions[0], active: this.order.filter((k) => this.weights[k] !== 0) };
+  }
+}
+
+/**
+ * Moves the noise of the window `box` shifted by (dy, dx) into `box`, and the noise it displaces
+ * into the cells the window vacates: a permutation of the latent's cells, so the noise stays
+ * independent (copying would duplicate it, and the UNet turns duplicated noise into garbage).
+ */
+export function moveWindow(latent: Float32Array, dims: { C: number; h: number; w: number }, box: { y0: number; y1: number; x0: number; x1: number }, dy: number, dx: number): void {
+  if (dy === 0 && dx === 0) return;
+  const { C, h, w } = dims;
+  const inBox = (y: number, x: number) => y >= box.y0 && y < box.y1 && x >= box.x0 && x < box.x1;
+  const inSource = (y: number, x: number) => inBox(y - dy, x - dx);
+  // target cell <- source cell: the box from the window, then the vacated window cells (raster
+  // order) from the box cells the window did not cover (raster order)
+  const moves: [number, number][] = [];
+  const vacated: number[] = [];
+  const displaced: number[] = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      if (inBox(y, x)) moves.push([p, (y + dy) * w + x + dx]);
+      if (inSource(y, x) && !inBox(y, x)) vacated.push(p);
+      if (inBox(y, x) && !inSource(y, x)) displaced.push(p);
+    }
+  }
+  vacated.forEach((p, i) => moves.push([p, displaced[i]]));
+  const plane = h * w;
+  for (let c = 0; c < C; c++) {
+    const old = latent.slice(c * plane, (c + 1) * plane);
+    for (const [to, from] of moves) latent[c * plane + to] = old[from];
   }
 }
 

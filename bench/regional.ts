@@ -1,0 +1,120 @@
+/**
+ * Regional composition on the demo world (docs/regional.md): two-character scenes (every ordered
+ * pair of zorb, quill and mippet; left/right and top/bottom boxes; with and without a global
+ * LoRA), each method on each scene and seed, scored by the located character detectors. Writes
+ * the table and image grids into docs/regional.md.
+ *
+ *   npx tsx bench/regional.ts [--seeds 4] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset]
+ *                             [--layouts left-right,top-bottom] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
+ *                             [--regional-options isolation=1,gate=1,reinit=1] [--no-doc]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { chordCacheDir, openModel } from '../src/engine';
+import { cliOption as opt } from './cli-options';
+import type { RgbImage } from './detectors/image';
+import type { ConceptName } from './detectors/world';
+import { DEFAULT_VARIANTS, regionalMarkdown, runRegional, scenes, summariseRegional, type Layout, type RegionalVariant } from './regional/run';
+
+const MODEL = opt('model', 'models/glyph-sd');
+const SEEDS = Array.from({ length: Number(opt('seeds', '4')) }, (_, i) => i);
+const STEPS = Number(opt('steps', '20'));
+const SAMPLER = opt('sampler', 'ddim');
+const CFG = Number(opt('cfg', '5'));
+const GLOBALS = opt('globals', 'none,sunset').split(',').map((g) => (g === 'none' ? undefined : (g as ConceptName)));
+const LAYOUTS = opt('layouts', 'left-right,top-bottom').split(',') as Layout[];
+const METHODS = opt('methods', DEFAULT_VARIANTS.map((v) => v.label).join(','));
+const REGIONAL_OPTIONS = opt('regional-options', '');
+const WRITE_DOC = !process.argv.includes('--no-doc');
+const DOC = 'docs/regional.md';
+const IMAGES = 'docs/images/regional';
+
+function variants(): RegionalVariant[] {
+  const options = Object.fromEntries(
+    REGIONAL_OPTIONS.split(',').filter(Boolean).map((kv) => {
+      const [k, v] = kv.split('=');
+      return [k, v === '1' || v === 'true'];
+    }),
+  );
+  return METHODS.split(',').map((label) => {
+    const known = DEFAULT_VARIANTS.find((v) => v.label === label);
+    if (!known) throw new Error(`unknown method ${label}`);
+    return known.label === 'regional' && REGIONAL_OPTIONS ? { ...known, options } : known;
+  });
+}
+
+/** Rows of images, 2x nearest-neighbour, with a small gap. */
+async function writeGrid(file: string, rows: RgbImage[][]): Promise<void> {
+  const { width: w, height: h } = rows[0][0];
+  const cols = Math.max(...rows.map((r) => r.length));
+  const gap = 2;
+  const W = cols * (w + gap) - gap;
+  const H = rows.length * (h + gap) - gap;
+  const out = new Uint8Array(W * H * 3).fill(255);
+  rows.forEach((row, ry) => row.forEach((img, cx) => {
+    for (let y = 0; y < h; y++) out.set(img.data.subarray(y * w * 3, (y + 1) * w * 3), ((ry * (h + gap) + y) * W + cx * (w + gap)) * 3);
+  }));
+  await sharp(out, { raw: { width: W, height: H, channels: 3 } }).resize(W * 2, H * 2, { kernel: 'nearest' }).png().toFile(file);
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const model = await openModel(MODEL, { cacheDir: chordCacheDir() });
+  const list = scenes(GLOBALS, LAYOUTS);
+  const vs = variants();
+  // grids: the first scene of each layout and global choice, one row per method, one column per seed
+  const gridScenes = LAYOUTS.flatMap((l) => GLOBALS.map((g) => list.find((s) => s.layout === l && s.global === g)));
+  const grids = new Map<string, RgbImage[]>();
+  let done = 0;
+  const total = list.length * vs.length * SEEDS.length;
+  const rows = await runRegional(model, list, {
+    modelDir: MODEL,
+    steps: STEPS,
+    sampler: SAMPLER,
+    cfg: CFG,
+    seeds: SEEDS,
+    variants: vs,
+    onImage: (row, image) => {
+      done++;
+      const g = gridScenes.indexOf(row.scene);
+      if (g >= 0) grids.set(`${g}\u0000${row.variant}`, [...(grids.get(`${g}\u0000${row.variant}`) ?? []), image]);
+      if (done % 20 === 0) console.log(`${done}/${total} images, ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+    },
+  });
+  await model.release();
+  const table = regionalMarkdown(summariseRegional(rows, STEPS));
+  console.log(table);
+  const minutes = ((performance.now() - t0) / 60000).toFixed(1);
+  if (!WRITE_DOC) return;
+  mkdirSync(IMAGES, { recursive: true });
+  const figures: string[] = [];
+  for (const [g, scene] of gridScenes.entries()) {
+    if (!scene) continue;
+    const file = `${scene.pair.join('-')}-${scene.layout}-${scene.global ?? 'none'}.png`;
+    await writeGrid(join(IMAGES, file), vs.map((v) => grids.get(`${g}\u0000${v.label}`) ?? []));
+    figures.push(`![${scene.pair.join(' + ')}, ${scene.layout}, global ${scene.global ?? 'none'}](images/regional/${file})`, '');
+    figures.push(`${scene.pair[0]} in the ${scene.layout === 'left-right' ? 'left' : 'top'} box, ${scene.pair[1]} in the ${scene.layout === 'left-right' ? 'right' : 'bottom'} box, global LoRA: ${scene.global ?? 'none'}. Rows: ${vs.map((v) => v.label).join(', ')}; columns: seeds ${SEEDS.join(', ')}.`, '');
+  }
+  const command = `npx tsx bench/regional.ts --seeds ${SEEDS.length} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG} --globals ${GLOBALS.map((g) => g ?? 'none').join(',')} --layouts ${LAYOUTS.join(',')} --methods ${METHODS}${REGIONAL_OPTIONS ? ` --regional-options ${REGIONAL_OPTIONS}` : ''}`;
+  const section = [
+    '<!-- regional:begin -->',
+    `Made by \`${command}\` (${minutes} min on this machine, 2 CPU cores shared with other jobs, ${rows.length} images, ${list.length} scenes x ${SEEDS.length} seeds per method).`,
+    'Every LoRA at weight 1, 64 x 64. Wall time per image is the whole txt2img call (text encoding, any re-initialisation pass, all steps, decoding).',
+    '',
+    table,
+    '',
+    ...figures,
+    '<!-- regional:end -->',
+  ].join('\n');
+  const doc = readFileSync(DOC, 'utf8');
+  const re = /<!-- regional:begin -->[\s\S]*<!-- regional:end -->/;
+  if (!re.test(doc)) throw new Error(`${DOC} has no regional markers`);
+  writeFileSync(DOC, doc.replace(re, section));
+  console.log(`wrote ${DOC} in ${minutes} min`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

@@ -1,0 +1,135 @@
+/** Regional composition: region checks, context layout, latent re-initialisation, both methods' calls. */
+import { describe, expect, it } from 'vitest';
+import type { UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
+import { checkRegions, concatContexts, MAX_REGIONS, matchMoments, moveWindow, Regional, RegionalPasses, regionMasks, type RegionSpec } from '../../src/engine/pipeline/regional';
+import { findMethod, resolveMethodOptions } from '../../src/engine/pipeline/methods';
+
+const box = (x0: number, y0: number, x1: number, y1: number) => ({ x0, y0, x1, y1 });
+const region = (b: ReturnType<typeof box>, prompt = 'p'): RegionSpec => ({ box: b, prompt, negative: '' });
+const LEFT = region(box(0, 0, 0.5, 1), 'zorb on the left');
+const RIGHT = region(box(0.5, 0, 1, 1), 'quill on the right');
+
+describe('checkRegions', () => {
+  it('accepts touching boxes and refuses overlaps, boxes outside the image, no area, too many', () => {
+    expect(() => checkRegions([LEFT, RIGHT])).not.toThrow();
+    const bad: [RegionSpec[], RegExp][] = [
+      [[], /needs at least one region/],
+      [[LEFT, region(box(0.4, 0, 1, 1))], /^Regions 1 and 2 overlap \(0,0,0.5,1 and 0.4,0,1,1\)\.$/],
+      [[region(box(0, 0, 1.2, 1))], /^Region 1: its box 0,0,1.2,1 leaves the image\.$/],
+      [[region(box(-0.1, 0, 1, 1))], /leaves the image/],
+      [[region(box(0.5, 0, 0.5, 1))], /^Region 1: its box 0.5,0,0.5,1 has no area\.$/],
+      [[region(box(0, 0, Number.NaN, 1))], /must be four numbers/],
+      [Array.from({ length: MAX_REGIONS + 1 }, (_, i) => region(box(i / 10, 0, (i + 1) / 10, 1))), /9 regions given; at most 8/],
+    ];
+    for (const [regions, message] of bad) expect(() => checkRegions(regions)).toThrow(message);
+  });
+});
+
+describe('region helpers', () => {
+  it('concatenates contexts along the tokens, row by row', () => {
+    const a = { data: Float32Array.of(1, 2, 3, 4), dims: [2, 1, 2] };
+    const b = { data: Float32Array.of(5, 6, 7, 8, 9, 10, 11, 12), dims: [2, 2, 2] };
+    const c = concatContexts([a, b]);
+    expect(c.dims).toEqual([2, 3, 2]);
+    expect([...c.data]).toEqual([1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12]);
+  });
+
+  it('moves a window of noise into a box as a permutation (no value lost or duplicated)', () => {
+    const C = 2;
+    const h = 4;
+    const w = 6;
+    const latent = Float32Array.from({ length: C * h * w }, (_, i) => i);
+    const moved = Float32Array.from(latent);
+    // box = columns 3..5, window = columns 1..3 (overlapping): shift by -2
+    moveWindow(moved, { C, h, w }, { y0: 0, y1: 4, x0: 3, x1: 6 }, 0, -2);
+    expect([...moved].sort((p, q) => p - q)).toEqual([...latent]);
+    for (let c = 0; c < C; c++) for (let y = 0; y < h; y++) for (let x = 3; x < 6; x++) expect(moved[(c * h + y) * w + x]).toBe(latent[(c * h + y) * w + x - 2]);
+    const same = Float32Array.from(latent);
+    moveWindow(same, { C, h, w }, { y0: 0, y1: 4, x0: 3, x1: 6 }, 0, 0);
+    expect(same).toEqual(latent);
+  });
+
+  it('restores mean and std', () => {
+    const x = Float32Array.of(1, 2, 3, 4);
+    const out = matchMoments(x, Float32Array.of(10, 10, 20, 20));
+    const mean = out.reduce((a, b) => a + b, 0) / 4;
+    expect(mean).toBeCloseTo(15, 5);
+    expect(Math.sqrt(out.reduce((a, b) => a + (b - mean) ** 2, 0) / 4)).toBeCloseTo(5, 4);
+  });
+
+  it('latent masks: background plus one per box, summing to one everywhere', () => {
+    const masks = regionMasks([box(0, 0, 0.5, 0.5), box(0.5, 0.5, 1, 1)], 4, 4);
+    expect(masks).toHaveLength(3);
+    for (let q = 0; q < 16; q++) expect(masks[0][q] + masks[1][q] + masks[2][q]).toBe(1);
+    expect([...masks[1]]).toEqual([1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
+/** A stand-in UnetCall: each configuration predicts (uncond, cond) filled with its index + 1 (and 10x). */
+function recordingUnet(plane: number, calls: UnetRequest[]) {
+  return async (request: UnetRequest): Promise<UnetResult> => {
+    calls.push(request);
+    return { predictions: request.configs.map((_, j) => ({ uncond: new Float32Array(plane).fill(j + 1), cond: new Float32Array(plane).fill(10 * (j + 1)) })) };
+  };
+}
+
+const context = (seq: number, value: number) => ({ data: new Float32Array(2 * seq * 3).fill(value), dims: [2, seq, 3] });
+
+function setup(encoded: number[][]) {
+  return {
+    context: context(77, 0),
+    encode: async (_p: string, _n: string, weights: readonly number[]) => {
+      encoded.push([...weights]);
+      return context(77, encoded.length);
+    },
+    latents: new Float32Array(4 * 4 * 4),
+    latentDims: [1, 4, 4, 4],
+    timestep: 999,
+    modelInput: (x: Float32Array) => x,
+    model: { useRegional: async () => undefined, runUnet: async () => ({ eps: new Float32Array(0) }) },
+  };
+}
+
+describe('Regional', () => {
+  it('encodes each region with its own and the global LoRAs, then runs one CFG pass per step with the whole layout', async () => {
+    // LoRA 0 global, 1 bound to region 0, 2 to region 1
+    const method = new Regional([0.8, 1, 0.5], [-1, 0, 1], [LEFT, RIGHT], { isolation: true, gate: true, reinit: false });
+    expect(method.promptWeights()).toEqual([0.8, 0, 0]);
+    const encoded: number[][] = [];
+    method.begin();
+    expect(await method.prepare(setup(encoded))).toBeUndefined();
+    expect(encoded).toEqual([[0.8, 1, 0], [0.8, 0, 0.5]]);
+    const calls: UnetRequest[] = [];
+    const step = await method.predict(0, 10, recordingUnet(16, calls));
+    expect(calls).toHaveLength(1);
+    expect(calls[0].configs).toEqual([[0.8, 1, 0.5]]);
+    const regional = calls[0].regional;
+    expect(regional?.context.dims).toEqual([2, 3 * 77, 3]);
+    expect(regional?.layout.tokenOwner.slice(76, 78)).toEqual([0, 1]);
+    expect(regional?.layout.tokenOwner[3 * 77 - 1]).toBe(2);
+    expect(regional?.layout).toMatchObject({ loraRegion: [-1, 0, 1], isolation: true, gateLoras: true });
+    expect(step.active).toEqual([0, 1, 2]);
+    expect(method.options).toEqual({ isolation: true, gate: true, reinit: false });
+  });
+
+  it('is in the registry with its switches, and refuses bad regions when made', () => {
+    const def = findMethod('regional');
+    expect(resolveMethodOptions(def, { reinit: false })).toEqual({ isolation: true, gate: true, reinit: false });
+    expect(() => def.create({ weights: [], order: [], regions: [] }, resolveMethodOptions(def))).toThrow(/at least one region/);
+  });
+});
+
+describe('RegionalPasses', () => {
+  it('one pass for the global prompt and one per region, each with its own context, combined by the boxes', async () => {
+    const method = new RegionalPasses([1, 1], [0, 1], [LEFT, RIGHT]);
+    const encoded: number[][] = [];
+    await method.prepare(setup(encoded));
+    const calls: UnetRequest[] = [];
+    const step = await method.predict(0, 10, recordingUnet(4 * 16, calls));
+    expect(calls[0].configs).toEqual([[0, 0], [1, 0], [0, 1]]);
+    expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([0, 1, 2]);
+    // 4 x 4 latent: columns 0-1 from region 0's pass (config 2), columns 2-3 from region 1's (config 3)
+    expect([...step.prediction.uncond.subarray(0, 4)]).toEqual([2, 2, 3, 3]);
+    expect([...step.prediction.cond.subarray(16 * 3, 16 * 3 + 4)]).toEqual([20, 20, 30, 30]);
+  });
+});
