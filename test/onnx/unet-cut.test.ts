@@ -76,10 +76,12 @@ describe('findUnetCut', () => {
     expect(findUnetCut(await loadFixture('tiny_unet_fp16.onnx')).elemType).toBe(DataType.FLOAT16);
   });
 
-  it('finds the same cut in a LoRA-rewritten graph', async () => {
+  it('finds the same cut in a LoRA-rewritten graph, in each branch form', async () => {
     const model = await readModel(GLYPH_UNET);
-    const rewritten = addLoraBranches(model, findLoraTargets(model, 'unet'));
-    expect(findUnetCut(rewritten)).toEqual(findUnetCut(model));
+    const targets = findLoraTargets(model, 'unet');
+    for (const options of [{}, { convSum: 'fused' as const }, { rankAgnosticGate: true }]) {
+      expect(findUnetCut(addLoraBranches(model, targets, options))).toEqual(findUnetCut(model));
+    }
   });
 
   it('says clearly when a UNet has no recognisable up blocks', async () => {
@@ -194,10 +196,13 @@ describe('cutUnet on the embedded UNet', () => {
   it('does so with the zorb LoRA active in the LoRA-rewritten UNet', async () => {
     const model = await readModel(GLYPH_UNET);
     const targets = findLoraTargets(model, 'unet');
-    const rewritten = addLoraBranches(model, targets);
     const lora = await zorb(targets);
     const feeds = glyphFeeds(22);
     const on = { ...feeds, ...branchFeeds(targets, [lora], [[1], [1]]) };
+    // the CPU form sums conv branches in FusedConv (com.microsoft)
+    const fused = await fullThenShallow(addLoraBranches(model, targets, { convSum: 'fused' }), on);
+    expect(Array.from(fused.shallowOut.data)).toEqual(Array.from(fused.fullOut.data));
+    const rewritten = addLoraBranches(model, targets);
     const r = await fullThenShallow(rewritten, on);
     expect(Array.from(r.shallowOut.data)).toEqual(Array.from(r.fullOut.data));
     // the LoRA is really active, in the shallow part too: a LoRA-off deep feature + LoRA-on
