@@ -20,12 +20,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { readModel, writeModel } from '../src/engine/onnx/io';
-import { blockNodeCounts, cutUnet, DEEP_FEATURE } from '../src/engine/onnx/unet-cut';
+import type { ModelProto } from '../src/engine/onnx/proto';
+import { addLoraBranches } from '../src/engine/onnx/branches';
+import { findLoraTargets } from '../src/engine/onnx/targets';
+import { blockNodeCounts, cutUnet, DEEP_FEATURE, findUnetCut } from '../src/engine/onnx/unet-cut';
 import { cliOption } from './cli-options';
 import { formatMs } from './speed/format';
 import { machineInfo } from './speed/machine';
 import { median, relativeSpread } from './speed/stats';
 import { uniform } from './speed/unet-feeds';
+import { macsAt, measureMacs, type MacTable } from './unet-macs';
 
 const BATCH = 2;
 const args = process.argv.slice(2);
@@ -42,6 +46,10 @@ interface Row {
   nodes: { full: number; shallow: number };
   kept: string;
   maxDiff: number;
+  /** shallow / full multiply-accumulates (Conv, MatMul, Gemm) at this latent size */
+  macRatio: number;
+  /** full pass GMACs at this latent size and batch */
+  fullGMacs: number;
   original: number[];
   full: number[];
   shallow: number[];
@@ -51,12 +59,32 @@ async function config(unetDir: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(join(unetDir, 'config.json'), 'utf8')) as Record<string, unknown>;
 }
 
-async function measure(label: string, unetDir: string, side: number, reps: number): Promise<Row> {
-  const cfg = await config(unetDir);
+interface Unet {
+  label: string;
+  dir: string;
+  model: ModelProto;
+  channels: number;
+  ctxWidth: number;
+  macs: MacTable;
+  /** the two latent sides the MAC table was probed at */
+  probes: [number, number];
+}
+
+async function loadUnet(label: string, dir: string, probes: [number, number]): Promise<Unet> {
+  const cfg = await config(dir);
   const ctxWidth = Number(cfg.cross_attention_dim ?? 768);
   const channels = Number(cfg.in_channels ?? 4);
-  const model = await readModel(join(unetDir, 'model.onnx'));
+  const model = await readModel(join(dir, 'model.onnx'));
+  const macs = await measureMacs(model, { channels, contextWidth: ctxWidth }, probes);
+  return { label, dir, model, channels, ctxWidth, macs, probes };
+}
+
+async function measure(unet: Unet, side: number, reps: number): Promise<Row> {
+  const { label, dir: unetDir, model, channels, ctxWidth } = unet;
   const { full, shallow } = cutUnet(model);
+  const kept = new Set((shallow.graph?.node ?? []).map((n) => n.name ?? ''));
+  const fullMacs = macsAt(unet.macs, unet.probes, side, BATCH);
+  const shallowMacs = macsAt(unet.macs, unet.probes, side, BATCH, kept);
   const dir = await mkdtemp(join(tmpdir(), 'chord-unet-cut-'));
   try {
     // weights stay where they are: writeModel hard-links external files into the folder
@@ -101,14 +129,16 @@ async function measure(label: string, unetDir: string, side: number, reps: numbe
     await Promise.all([sOriginal.release(), sFull.release(), sShallow.release()]);
     const before = blockNodeCounts(model);
     const after = blockNodeCounts(shallow);
-    const kept = [...after.keys()].filter((k) => k).map((k) => (after.get(k) === before.get(k) ? k : `${k} (${after.get(k)}/${before.get(k)} nodes)`));
+    const blocks = [...after.keys()].filter((k) => k).map((k) => (after.get(k) === before.get(k) ? k : `${k} (${after.get(k)}/${before.get(k)} nodes)`));
     return {
       model: label,
       latent: side,
       deepDims: deep.dims,
       nodes: { full: full.graph?.node?.length ?? 0, shallow: shallow.graph?.node?.length ?? 0 },
-      kept: kept.join(', '),
+      kept: blocks.join(', '),
       maxDiff,
+      macRatio: shallowMacs / fullMacs,
+      fullGMacs: fullMacs / 1e9,
       ...times,
     };
   } finally {
@@ -122,12 +152,12 @@ function ratios(r: Row): number[] {
 
 function table(rows: Row[]): string {
   const lines = [
-    '| UNet | latent (batch 2) | original | full (+ feature) | shallow | shallow / full, median | fastest shallow / fastest full | spread (full, shallow) | shallow = full output |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| UNet | latent (batch 2) | original | full (+ feature) | shallow | shallow / full, median | fastest shallow / fastest full | spread (full, shallow) | MACs: full, shallow / full | shallow = full output |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${r.latent} x ${r.latent} | ${formatMs(median(r.original))} | ${formatMs(median(r.full))} | ${formatMs(median(r.shallow))} | **${median(ratios(r)).toFixed(3)}** | ${(Math.min(...r.shallow) / Math.min(...r.full)).toFixed(3)} | ${(relativeSpread(r.full) * 100).toFixed(0)}%, ${(relativeSpread(r.shallow) * 100).toFixed(0)}% | ${r.maxDiff === 0 ? 'bit for bit' : `max diff ${r.maxDiff.toExponential(1)}`} |`,
+      `| ${r.model} | ${r.latent} x ${r.latent} | ${formatMs(median(r.original))} | ${formatMs(median(r.full))} | ${formatMs(median(r.shallow))} | **${median(ratios(r)).toFixed(3)}** | ${(Math.min(...r.shallow) / Math.min(...r.full)).toFixed(3)} | ${(relativeSpread(r.full) * 100).toFixed(0)}%, ${(relativeSpread(r.shallow) * 100).toFixed(0)}% | ${r.fullGMacs.toFixed(1)} G, ${r.macRatio.toFixed(3)} | ${r.maxDiff === 0 ? 'bit for bit' : `max diff ${r.maxDiff.toExponential(1)}`} |`,
     );
   }
   return lines.join('\n');
@@ -139,13 +169,34 @@ function details(rows: Row[]): string {
     .join('\n');
 }
 
+/** MACs at larger latent sides, from the probes (no run at that size) */
+function macLines(unet: Unet, sides: number[]): string {
+  const kept = new Set((cutUnet(unet.model).shallow.graph?.node ?? []).map((n) => n.name ?? ''));
+  return sides
+    .map((s) => {
+      const full = macsAt(unet.macs, unet.probes, s, BATCH);
+      return `  - latents ${s} x ${s} (${s * 8} x ${s * 8} px), batch 2: full ${(full / 1e9).toFixed(1)} GMACs, shallow / full = ${(macsAt(unet.macs, unet.probes, s, BATCH, kept) / full).toFixed(3)}`;
+    })
+    .join('\n');
+}
+
 const rows: Row[] = [];
+const notes: string[] = [];
 const sd15 = cliOption('sd15', '');
-for (const side of cliOption('sides', '32').split(',').map(Number)) {
-  if (sd15) rows.push(await measure('SD 1.5-sized (random weights)', resolve(sd15, 'unet'), side, reps));
+if (sd15) {
+  const unet = await loadUnet('SD 1.5-sized (random weights)', resolve(sd15, 'unet'), [16, 32]);
+  for (const side of cliOption('sides', '32').split(',').map(Number)) rows.push(await measure(unet, side, reps));
+  // the engine cuts the LoRA-rewritten graph: the same cut must be found there, in both branch forms
+  const targets = findLoraTargets(unet.model, 'unet');
+  const same = (['add', 'fused'] as const).every((convSum) => findUnetCut(addLoraBranches(unet.model, targets, { convSum })).tensor === findUnetCut(unet.model).tensor);
+  if (!same) throw new Error('the LoRA-rewritten SD 1.5 UNet gives another cut');
+  notes.push(`- SD 1.5-sized: the LoRA-rewritten graph (${targets.length} targets, conv branches added or fused) gives the same cut.`);
+  notes.push(`- SD 1.5-sized, multiply-accumulates of Conv/MatMul/Gemm (exact counts from the graph, not timings):\n${macLines(unet, [32, 64, 96])}`);
 }
 const modelDir = resolve(cliOption('model', 'models/glyph-sd'), 'unet');
-rows.push(await measure('glyph-sd (embedded)', modelDir, Number((await config(modelDir)).sample_size ?? 16), smallReps));
+const sampleSize = Number((await config(modelDir)).sample_size ?? 16);
+const glyph = await loadUnet('glyph-sd (embedded)', modelDir, [sampleSize / 2, sampleSize]);
+rows.push(await measure(glyph, sampleSize, smallReps));
 
 const m = machineInfo(threads);
 const command = `npx tsx bench/unet-cut.ts ${args.filter((a) => a !== '--doc').join(' ')}`.trim().replace(/--sd15 \S+/, '--sd15 DIR');
@@ -155,6 +206,7 @@ const body = [
   table(rows),
   '',
   details(rows),
+  ...notes,
 ].join('\n');
 console.log(body);
 
