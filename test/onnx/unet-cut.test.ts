@@ -99,6 +99,16 @@ describe('findUnetCut', () => {
     expect(() => findUnetCut(renamed((n) => n.replace('/conv_in/', '/stem/')))).toThrow(/no conv_in node/);
   });
 
+  it('refuses a cut whose shallow graph would still run the blocks it skips', async () => {
+    const model = await readModel(GLYPH_UNET);
+    // the same graph, but the skip's transformer named as if it belonged to the second down block
+    const moved: ModelProto = {
+      ...model,
+      graph: { ...graphOf(model), node: (graphOf(model).node ?? []).map((n) => ({ ...n, name: (n.name ?? '').replace('/down_blocks.0/attentions.0/', '/down_blocks.1/attentions.7/') })) },
+    };
+    expect(() => shallowUnet(moved)).toThrow(/would still run \d+ heavy nodes of the blocks it skips/);
+  });
+
   it('refuses to cut a shallow graph again', async () => {
     const { shallow } = cutUnet(await loadFixture('tiny_unet.onnx'));
     expect(() => findUnetCut(shallow)).toThrow(/already the shallow part/);
