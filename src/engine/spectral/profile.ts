@@ -99,7 +99,9 @@ const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.lengt
 
 /** The settings, checked: every bad value is a ChordError naming it. */
 export function resolveProfileSettings(partial: Partial<ProfileSettings> = {}): ProfileSettings {
-  const s = { ...DEFAULT_PROFILE_SETTINGS, ...partial };
+  // an option left undefined (an unset CLI flag) takes the default
+  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const s: ProfileSettings = { ...DEFAULT_PROFILE_SETTINGS, ...given };
   if (!Number.isInteger(s.steps) || s.steps < 1) throw new ChordError('BAD_ARGUMENT', `Profile steps must be a whole number of at least 1 (got ${s.steps}).`);
   if (!Number.isInteger(s.seeds) || s.seeds < 1 || s.seeds > MAX_PROFILE_SEEDS) {
     throw new ChordError('BAD_ARGUMENT', `Profile seeds must be a whole number from 1 to ${MAX_PROFILE_SEEDS} (got ${s.seeds}).`);
