@@ -243,6 +243,7 @@ interface LoraProfileOptions {
   seeds?: number;
   steps?: number;
   threshold?: number;
+  prompt?: string;
 }
 
 /**
@@ -270,7 +271,7 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
     for (const file of files) {
       if (abort.signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
       io.progress?.(`profiling ${file}...`);
-      const p = await profiler.profile(file, abort.signal);
+      const p = await profiler.profile(file, abort.signal, o.prompt);
       io.progress?.('');
       if (o.json) {
         const radial = p.radial.map((v) => Math.round(v * 1e6) / 1e6);
@@ -361,6 +362,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--seed <n>', `first seed (default ${DEFAULT_PROFILE_SETTINGS.seed})`, wholeNumber('--seed', 0))
     .option('--seeds <n>', `image pairs per LoRA, seeds seed, seed+1, ... (default ${DEFAULT_PROFILE_SETTINGS.seeds})`, wholeNumber('--seeds', 1))
     .option('--steps <n>', `denoising steps (default ${DEFAULT_PROFILE_SETTINGS.steps})`, wholeNumber('--steps', 1))
+    .option('--prompt <text>', "prompt for every file instead of its trigger words")
     .option('--threshold <dH>', `class H above this dH (default ${DEFAULT_THRESHOLD})`, decimal('--threshold'))
     .option('--json', 'one JSON object per LoRA and line: {"file","name","dH","class","radial":[...],"ms",...}')
     .action((files: string[], o: LoraProfileOptions) => run(() => loraProfile(files, o, io)));

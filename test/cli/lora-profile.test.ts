@@ -58,6 +58,12 @@ describe('chord lora profile (in process)', () => {
     expect(r.out[2]).toBe("class H: dH above -1; dH = high-band statistic of the LoRA image minus the base image's");
   });
 
+  it('--prompt replaces the trigger words', async () => {
+    const r = await cli('lora', 'profile', ...quick, '--json', '--prompt', 'dotty', join(LORAS, 'dots-peft'));
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.out[0]) as { prompt: string }).prompt).toBe('dotty');
+  });
+
   it('bad input is one line and exit code 1', async () => {
     const missing = await cli('lora', 'profile', ...quick, join(tmp.dir, 'nope.safetensors'));
     expect(missing.code).toBe(1);

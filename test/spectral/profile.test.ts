@@ -71,6 +71,21 @@ describe('LoraProfiler', () => {
     }
   });
 
+  it('a PEFT folder without trigger words is prompted with its name, or with the prompt given', async () => {
+    const profiler = await LoraProfiler.open(MODEL, { cacheDir, settings: { steps: 2, seeds: 1 }, provider: 'cpu', threshold: 0 });
+    try {
+      const byName = await profiler.profile(join(LORAS, 'dots-peft'));
+      expect(byName.name).toBe('dots-peft');
+      expect(byName.prompt).toBe('dots-peft');
+      const byPrompt = await profiler.profile(join(LORAS, 'dots-peft'), undefined, 'dotty');
+      expect(byPrompt.prompt).toBe('dotty');
+      expect(byPrompt.cached).toBe(false);
+      expect(byPrompt.dH).not.toBe(byName.dH);
+    } finally {
+      await profiler.close();
+    }
+  });
+
   it('a damaged cache entry is made again', async () => {
     const [p] = await profileLoras(MODEL, [join(LORAS, 'hatching.safetensors')], { cacheDir, settings, provider: 'cpu', threshold: 0 });
     expect(p.cached).toBe(true);

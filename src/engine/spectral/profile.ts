@@ -163,12 +163,15 @@ export class LoraProfiler {
     return this.hashOfModel;
   }
 
-  /** The profile of one LoRA file (or PEFT folder), from the cache when its inputs are unchanged. */
-  async profile(file: string, signal?: AbortSignal): Promise<LoraProfile> {
+  /**
+   * The profile of one LoRA file (or PEFT folder), from the cache when its inputs are unchanged.
+   * `prompt` replaces the trigger words (for a file that names none, or names them wrongly).
+   */
+  async profile(file: string, signal?: AbortSignal, prompt?: string): Promise<LoraProfile> {
     const start = performance.now();
     const info = await inspectLora(file, { hashes: false });
     const { sha256 } = await loraFileHashes(info.file, this.hashes);
-    const prompt = info.triggerWords.length > 0 ? info.triggerWords.join(', ') : info.name;
+    if (prompt === undefined) prompt = info.triggerWords.length > 0 ? info.triggerWords.join(', ') : info.name;
     const model = await this.modelHash();
     const { folder } = await this.openedModel();
     const settings = { ...this.settings, width: this.settings.width ?? folder.defaultWidth, height: this.settings.height ?? folder.defaultHeight };
@@ -181,7 +184,13 @@ export class LoraProfiler {
     if (!base || !lora) {
       const m = await this.openedModel();
       const generation = resolveSettings({ prompt, steps: settings.steps, cfg: settings.cfg, sampler: settings.sampler, seed: settings.seed, width: settings.width, height: settings.height }, m.folder);
-      await m.useLoras([info.path]);
+      const [loaded] = await m.useLoras([info.path]);
+      if (loaded.skippedModules > 0) {
+        this.options.onNotice?.({
+          code: 'LORA_PARTLY_APPLIED',
+          message: `${info.name}: ${loaded.skippedModules} modules are LoHa/LoKr/DoRA/full weights, which run-time LoRA does not apply yet; the profile is measured without them.`,
+        });
+      }
       if (!base) {
         base = await this.imageProfile(m, generation, 0, signal);
         await this.writeEntry(baseKey, base);
@@ -190,7 +199,6 @@ export class LoraProfiler {
         lora = await this.imageProfile(m, generation, 1, signal);
         await this.writeEntry(loraKey, lora);
       }
-      await saveHashCache(this.cacheDir, this.hashes);
     }
     const dH = deltaHigh(lora, base);
     return {
@@ -242,7 +250,9 @@ export class LoraProfiler {
     }
   }
 
+  /** Releases the model's sessions and remembers the file hashes for the next run. */
   async close(): Promise<void> {
+    await saveHashCache(this.cacheDir, this.hashes);
     const model = this.model;
     this.model = undefined;
     if (model) await model.then((m) => m.release(), () => undefined);
