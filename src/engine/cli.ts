@@ -281,7 +281,7 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
         io.out(`${p.name.padEnd(16)} ${p.class.padEnd(5)} ${dH.padStart(8)} ${String(Math.round(p.ms)).padStart(8)}  ${p.file}${p.cached ? ' (cached)' : ''}`);
       }
     }
-    if (!o.json) io.out(`class H: dH above ${threshold}; dH = high-band statistic of the LoRA image minus the base image's`);
+    if (!o.json) io.out(`class H: dH above ${threshold}; dH = high-band statistic of the LoRA images minus the base images'`);
     return 0;
   } finally {
     io.progress?.('');
@@ -362,7 +362,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--seed <n>', `first seed (default ${DEFAULT_PROFILE_SETTINGS.seed})`, wholeNumber('--seed', 0))
     .option('--seeds <n>', `image pairs per LoRA, seeds seed, seed+1, ... (default ${DEFAULT_PROFILE_SETTINGS.seeds})`, wholeNumber('--seeds', 1))
     .option('--steps <n>', `denoising steps (default ${DEFAULT_PROFILE_SETTINGS.steps})`, wholeNumber('--steps', 1))
-    .option('--prompt <text>', "prompt for every file instead of its trigger words")
+    .option('--prompt <text>', 'prompt for every file instead of its trigger words')
     .option('--threshold <dH>', `class H above this dH (default ${DEFAULT_THRESHOLD})`, decimal('--threshold'))
     .option('--json', 'one JSON object per LoRA and line: {"file","name","dH","class","radial":[...],"ms",...}')
     .action((files: string[], o: LoraProfileOptions) => run(() => loraProfile(files, o, io)));

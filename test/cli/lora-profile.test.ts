@@ -55,7 +55,7 @@ describe('chord lora profile (in process)', () => {
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/^name +class +dH +ms +file$/);
     expect(r.out[1]).toMatch(/^zorb +H +[+-]\d\.\d{4} +\d+ +.*zorb\.safetensors \(cached\)$/);
-    expect(r.out[2]).toBe("class H: dH above -1; dH = high-band statistic of the LoRA image minus the base image's");
+    expect(r.out[2]).toBe("class H: dH above -1; dH = high-band statistic of the LoRA images minus the base images'");
   });
 
   it('--prompt replaces the trigger words', async () => {

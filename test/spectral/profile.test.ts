@@ -108,8 +108,17 @@ describe('LoraProfiler', () => {
 describe('the demo LoRAs', () => {
   it('carry their category in chord.category', async () => {
     const expected: Record<string, string> = {
-      zorb: 'character', quill: 'character', mippet: 'character', hat: 'clothing', scarf: 'clothing',
-      hatching: 'style', dots: 'style', sunset: 'background', meadow: 'background', ball: 'object', cube: 'object',
+      zorb: 'character',
+      quill: 'character',
+      mippet: 'character',
+      hat: 'clothing',
+      scarf: 'clothing',
+      hatching: 'style',
+      dots: 'style',
+      sunset: 'background',
+      meadow: 'background',
+      ball: 'object',
+      cube: 'object',
     };
     for (const [name, category] of Object.entries(expected)) {
       const info = await inspectLora(join(LORAS, `${name}.safetensors`), { hashes: false });
