@@ -47,8 +47,8 @@ export interface ProfileSettings {
   /** the first seed */
   seed: number;
   /**
-   * image pairs, seeds seed .. seed + seeds - 1; the profiles are their means. One pair is too
-   * noisy on the demo model to tell a background from an object (docs/spectral.md)
+   * image pairs, seeds seed .. seed + seeds - 1; the profiles are their means. One pair, or even
+   * 8, is too noisy on the demo model to tell a background from an object (docs/spectral.md)
    */
   seeds: number;
   /** default: the model's own size */
@@ -57,7 +57,7 @@ export interface ProfileSettings {
 }
 
 /** Modest and deterministic: DDIM has no per-step noise, so an image depends on its seed only. */
-export const DEFAULT_PROFILE_SETTINGS: Readonly<ProfileSettings> = { steps: 20, sampler: 'ddim', cfg: 7, seed: 0, seeds: 8 };
+export const DEFAULT_PROFILE_SETTINGS: Readonly<ProfileSettings> = { steps: 20, sampler: 'ddim', cfg: 7, seed: 0, seeds: 16 };
 export const MAX_PROFILE_SEEDS = 64;
 
 export interface LoraProfile {
