@@ -15,6 +15,7 @@ import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { findMethod, METHOD_NAMES } from './pipeline/methods';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
+import { DEFAULT_PROFILE_SETTINGS, DEFAULT_THRESHOLD, LoraProfiler } from './spectral';
 import { loadTokenizer, tokenizePrompt } from './tokenizer';
 
 /** Where the CLI writes; replaced in tests. */
@@ -314,6 +315,60 @@ async function loraFuse(o: { model: string; lora?: LoraSpec[]; out: string }, io
   return 0;
 }
 
+interface LoraProfileOptions {
+  model: string;
+  json?: boolean;
+  seed?: number;
+  seeds?: number;
+  steps?: number;
+  threshold?: number;
+  prompt?: string;
+}
+
+/**
+ * Runs in this process (two small images per seed and LoRA); Ctrl-C stops after the current
+ * denoising step, a second Ctrl-C at once.
+ */
+async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): Promise<number> {
+  const threshold = o.threshold ?? DEFAULT_THRESHOLD;
+  const profiler = await LoraProfiler.open(o.model, {
+    settings: { seed: o.seed, seeds: o.seeds, steps: o.steps },
+    threshold,
+    onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`),
+  });
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT_CANCELLED);
+    io.progress?.('cancelling after this step... (Ctrl-C again to quit now)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    if (!o.json) io.out(`${'name'.padEnd(16)} class       dH       ms  file`);
+    for (const file of files) {
+      if (abort.signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
+      io.progress?.(`profiling ${file}...`);
+      const p = await profiler.profile(file, abort.signal, o.prompt);
+      io.progress?.('');
+      if (o.json) {
+        const radial = p.radial.map((v) => Math.round(v * 1e6) / 1e6);
+        io.out(JSON.stringify({ file: p.file, name: p.name, dH: p.dH, class: p.class, radial, ms: Math.round(p.ms), prompt: p.prompt, cached: p.cached }));
+      } else {
+        const dH = `${p.dH >= 0 ? '+' : ''}${p.dH.toFixed(4)}`;
+        io.out(`${p.name.padEnd(16)} ${p.class.padEnd(5)} ${dH.padStart(8)} ${String(Math.round(p.ms)).padStart(8)}  ${p.file}${p.cached ? ' (cached)' : ''}`);
+      }
+    }
+    if (!o.json) io.out(`class H: dH above ${threshold}; dH = high-band statistic of the LoRA images minus the base images'`);
+    return 0;
+  } finally {
+    io.progress?.('');
+    process.off('SIGINT', onSigint);
+    await profiler.close();
+  }
+}
+
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('chord')
     .description('Compose several LoRAs on a Stable Diffusion model, locally on ONNX Runtime.')
@@ -387,6 +442,19 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .requiredOption('--lora <file[:weight]>', 'LoRA to fuse (repeatable)', collect(parseLoraSpec))
     .requiredOption('--out <dir>', 'new model folder (must not exist or be empty)')
     .action((o: { model: string; lora?: LoraSpec[]; out: string }) => run(() => loraFuse(o, io)));
+
+  lora
+    .command('profile')
+    .description('measure how much high-frequency detail LoRAs add (class H or L, for the frequency order)')
+    .argument('<file...>', '.safetensors files or PEFT folders')
+    .addOption(modelOption())
+    .option('--seed <n>', `first seed (default ${DEFAULT_PROFILE_SETTINGS.seed})`, wholeNumber('--seed', 0))
+    .option('--seeds <n>', `image pairs per LoRA, seeds seed, seed+1, ... (default ${DEFAULT_PROFILE_SETTINGS.seeds})`, wholeNumber('--seeds', 1))
+    .option('--steps <n>', `denoising steps (default ${DEFAULT_PROFILE_SETTINGS.steps})`, wholeNumber('--steps', 1))
+    .option('--prompt <text>', 'prompt for every file instead of its trigger words')
+    .option('--threshold <dH>', `class H above this dH (default ${DEFAULT_THRESHOLD})`, decimal('--threshold'))
+    .option('--json', 'one JSON object per LoRA and line: {"file","name","dH","class","radial":[...],"ms",...}')
+    .action((files: string[], o: LoraProfileOptions) => run(() => loraProfile(files, o, io)));
 
   return program;
 }
