@@ -161,6 +161,23 @@ describe('spectral composite (experimental)', () => {
   });
 });
 
+describe('CMLoRA order', () => {
+  it('freq leads with H; reverse leads with L, so H enters in phase 2', async () => {
+    const def = findMethod('cmlora');
+    const options = resolveMethodOptions(def);
+    const high = new Set([0, 1]);
+    const freq = def.create({ weights: [1, 1, 1], order: [1, 0, 2], highFrequency: high }, options) as Cmlora;
+    const reverse = def.create({ weights: [1, 1, 1], order: [2, 0, 1], highFrequency: high }, options) as Cmlora;
+    const log: UnetRequest[] = [];
+    freq.begin(10, false);
+    reverse.begin(10, false);
+    expect((await freq.predict(0, 10, fakeUnet(log))).active).toEqual([1, 0]);
+    expect((await freq.predict(9, 10, fakeUnet(log))).active).toEqual([0, 2]);
+    expect((await reverse.predict(0, 10, fakeUnet(log))).active).toEqual([2]);
+    expect((await reverse.predict(9, 10, fakeUnet(log))).active).toEqual([0, 1]);
+  });
+});
+
 describe('method registry', () => {
   it('names every method and completes options with defaults', () => {
     expect(findMethod('Switch').name).toBe('switch');
@@ -213,6 +230,37 @@ describe('methods on the demo model', () => {
       // and it is not Merge
       const merged = await txt2img(model, settings, { method: new Merge([1, 1, 1]) });
       expect(Buffer.compare(Buffer.from(merged.rgb), Buffer.from(batched.rgb))).not.toBe(0);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
+
+  it('a shallow pass fed the deep feature of a full pass reproduces it; CMLoRA then runs mostly shallow passes', async () => {
+    const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
+    try {
+      await model.useLoras(loras);
+      expect(await model.enableCachedPasses()).toBe(true);
+      const [c, h, w] = [model.folder.latentChannels, 16, 16];
+      const sample = { data: Float32Array.from({ length: 2 * c * h * w }, (_, i) => Math.sin(i)), dims: [2, c, h, w] };
+      const width = 64;
+      const context = { data: Float32Array.from({ length: 2 * 77 * width }, (_, i) => Math.cos(i) * 0.5), dims: [2, 77, width] };
+      const rows = [[1, 0, 0], [0, 0.7, 0]];
+      const full = await model.runUnet({ sample, timestep: 601, context, loras: rows, depth: 'fill' });
+      expect(full.deepFeature?.dims[0]).toBe(2);
+      const shallow = await model.runUnet({ sample, timestep: 601, context, loras: rows, depth: 'shallow', deepFeature: full.deepFeature });
+      expect(Buffer.from(shallow.eps.buffer).equals(Buffer.from(full.eps.buffer))).toBe(true);
+      const plain = await model.runUnet({ sample, timestep: 601, context, loras: rows });
+      expect(Buffer.from(plain.eps.buffer).equals(Buffer.from(full.eps.buffer))).toBe(true);
+
+      const settings = resolveSettings({ prompt: 'zorb hatz hatchy', seed: 3, steps: 10, sampler: 'dpmpp_2m', cfg: 5 }, model.folder);
+      const cached = await txt2img(model, settings, { method: new Cmlora([1, 1, 1], [0, 1], [2], { c1: 2, c2: 3, cache: true }) });
+      const uncached = await txt2img(model, settings, { method: new Cmlora([1, 1, 1], [0, 1], [2], { c1: 2, c2: 3, cache: false }) });
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      expect(sum(cached.steps.map((s) => s.shallow))).toBeGreaterThan(sum(cached.steps.map((s) => s.full)));
+      expect(sum(uncached.steps.map((s) => s.shallow))).toBe(0);
+      // same schedule of active and dominant LoRAs; the images differ (the cache is an approximation)
+      expect(cached.steps.map((s) => [s.active, s.dominant])).toEqual(uncached.steps.map((s) => [s.active, s.dominant]));
+      expect(Buffer.compare(Buffer.from(cached.rgb), Buffer.from(uncached.rgb))).not.toBe(0);
     } finally {
       await model.release();
     }

@@ -192,7 +192,10 @@ export class Engine {
       needsClasses: definition.needsFrequencyClasses,
       highFrequency: request.highFrequency,
       model,
+      profiler: { cacheDir: this.cacheDir, onNotice: this.options.onNotice },
+      signal,
     });
+    if (ordering.notice) this.options.onNotice?.({ code: 'ORDER_AS_GIVEN', message: ordering.notice });
     if (request.expectModelHash && (await hashing) !== request.expectModelHash) {
       throw new ChordError('BAD_ARGUMENT', `${model.folder.name} is not the model this image was made with (its hash differs).`, 'Pass the original model with --model.');
     }

@@ -105,9 +105,13 @@ export const METHODS: readonly MethodDefinition[] = [
     minLoras: 1,
     cost: 'about 0.38 N + 0.62 / c',
     create: (c, o) => {
-      const high = c.order.filter((k) => c.highFrequency?.has(k));
-      const low = c.order.filter((k) => !c.highFrequency?.has(k));
-      return new Cmlora(c.weights, high, low, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
+      // the set of the first LoRA in the order leads (phase 1), the other set enters in phase 2:
+      // with the freq order that is H then L, as the paper runs it; with reverse, L then H
+      const high = (k: number) => c.highFrequency?.has(k) ?? false;
+      const leadsHigh = c.order.length === 0 || high(c.order[0]);
+      const first = c.order.filter((k) => high(k) === leadsHigh);
+      const second = c.order.filter((k) => high(k) !== leadsHigh);
+      return new Cmlora(c.weights, first, second, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
     },
   },
   {

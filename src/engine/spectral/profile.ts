@@ -24,7 +24,7 @@ import { Merge } from '../pipeline/merge';
 import { resolveSettings, type GenerationSettings } from '../pipeline/settings';
 import { txt2img } from '../pipeline/txt2img';
 import { checkSeed } from '../schedulers/noise';
-import { type HashCache, modelHash } from '../png/hash';
+import { type HashCache, modelHash } from '../hash';
 import { deltaHigh, frequencyClass, type FrequencyClass, radialProfile } from './spectrum';
 
 /**
@@ -88,6 +88,11 @@ export interface ProfilerOptions {
   provider?: ProviderChoice;
   threads?: number;
   onNotice?: OpenModelOptions['onNotice'];
+  /**
+   * an open model to make the images on (the engine's own, so no second set of sessions is
+   * created); it is not released by close(), and its current LoRAs are replaced while profiling
+   */
+  model?: Model;
 }
 
 interface CachedProfile {
@@ -145,6 +150,7 @@ export class LoraProfiler {
   }
 
   private openedModel(): Promise<Model> {
+    if (this.options.model) return Promise.resolve(this.options.model);
     if (!this.model) {
       this.model = openModel(this.modelDir, {
         cacheDir: this.cacheDir,
