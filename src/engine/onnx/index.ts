@@ -26,3 +26,4 @@ export { upcastToFloat32, UPCAST_METADATA_KEY } from './upcast';
 export { exposeTensor, extractSubgraph, scopeOutputs, type TensorInfo } from './cuts';
 export { fuseDeltas, type WeightDelta } from './fuse';
 export { encodeModel, decodeModel, metadata, DataType, type ModelProto } from './proto';
+export { addEmbeddingRows, findTokenEmbedding, EXTRA_ROWS_INPUT, EMBEDDING_REWRITE_VERSION, EMBEDDING_METADATA_KEY, type TokenTable } from './embeddings';
