@@ -3,7 +3,7 @@
  * reports progress. It runs on whatever thread calls it; ONNX Runtime blocks that thread during
  * every graph call, so hosts run it in a worker (worker.ts, client.ts), never on a UI thread.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ChordError } from '../errors';
 import { chordCacheDir, loadHashCache, saveHashCache } from '../model/cache-dir';
@@ -17,6 +17,9 @@ import { resolveSettings, type SettingsInput } from '../pipeline/settings';
 import { txt2img, type StageTimings, type StepProgress } from '../pipeline/txt2img';
 import { type HashCache, modelHash } from '../png/hash';
 import { saveImage } from '../png/image';
+import { findUsedEmbeddings, loadPromptEmbeddings, type PromptEmbeddings } from '../embeddings/prompt';
+import { extractLoraTags } from '../prompt/lora-tags';
+import { mergeLoraRequests, resolveLoraTags } from '../prompt/library';
 
 export interface LoraRequest {
   /** a .safetensors file or a PEFT adapter folder */
@@ -36,6 +39,10 @@ export interface GenerateRequest extends SettingsInput {
   provider?: ProviderChoice;
   /** attach latent previews to progress events */
   preview?: boolean;
+  /** folders where `<lora:name:w>` tags in the prompt are looked up (with their subfolders) */
+  loraDirs?: string[];
+  /** folders of textual-inversion embeddings the prompts may name */
+  embeddingDirs?: string[];
 }
 
 export interface ImageTimings extends StageTimings {
@@ -121,10 +128,22 @@ export class Engine {
     if (!Number.isInteger(batchCount) || batchCount < 1 || batchCount > MAX_BATCH_COUNT) {
       throw new ChordError('BAD_ARGUMENT', `Batch count must be a whole number from 1 to ${MAX_BATCH_COUNT} (got ${batchCount}).`);
     }
-    const loraRequests = request.loras ?? [];
-    for (const l of loraRequests) {
+    for (const l of request.loras ?? []) {
       if (l.weight !== undefined && !Number.isFinite(l.weight)) throw new ChordError('BAD_ARGUMENT', `LoRA weight of ${l.path} must be a number.`);
     }
+    // <lora:...> tags leave the text the encoder sees; the image keeps the prompt as typed
+    const tagged = extractLoraTags(request.prompt);
+    if (extractLoraTags(request.negativePrompt ?? '').tags.length > 0) {
+      throw new ChordError('BAD_ARGUMENT', 'The negative prompt has a <lora:...> tag; LoRA tags work in the prompt only.', 'Move the tag to the prompt, or give the LoRA with --lora.');
+    }
+    const tags = await resolveLoraTags(tagged.tags, request.loraDirs ?? []);
+    const realKey = (path: string) => realpath(path).catch(() => path);
+    const stack = mergeLoraRequests(
+      await Promise.all((request.loras ?? []).map(async (l) => ({ path: l.path, weight: l.weight ?? 1, key: await realKey(l.path) }))),
+      await Promise.all(tags.map(async (t) => ({ ...t, key: await realKey(t.path) }))),
+    );
+    for (const message of stack.notices) this.options.onNotice?.({ code: 'LORA_DUPLICATE', message });
+    const loraRequests = stack.loras;
 
     let t = performance.now();
     const model = await this.models.get(request.model, request.provider ?? 'auto');
@@ -146,8 +165,13 @@ export class Engine {
         });
       }
     }
+    // embeddings: only the files the prompts name are read; the text encoder switches once
+    const embeddingFiles = await findUsedEmbeddings(model.tokenizer, [tagged.prompt, settings.negativePrompt], request.embeddingDirs ?? []);
+    let embeddings: PromptEmbeddings | undefined;
+    if (embeddingFiles.length > 0) embeddings = await loadPromptEmbeddings(model.tokenizer, embeddingFiles, await model.useEmbeddings(), hashes);
     const lorasMs = performance.now() - t;
-    const weights = loraRequests.map((l) => l.weight ?? 1);
+    const weights = loraRequests.map((l) => l.weight);
+    const textEncoderWeights = loraRequests.map((l) => l.textEncoderWeight);
 
     t = performance.now();
     await model.load();
@@ -155,13 +179,14 @@ export class Engine {
     const provider = await model.provider();
 
     const files = await outputFiles(request.output, batchCount, settings.seed);
-    const method = new Merge(weights);
+    const method = new Merge(weights, textEncoderWeights);
     const images: GeneratedImage[] = [];
     for (let b = 0; b < batchCount; b++) {
       const imageStart = performance.now();
       const imageSettings = { ...settings, seed: settings.seed + b };
-      const result = await txt2img(model, imageSettings, {
+      const result = await txt2img(model, { ...imageSettings, prompt: tagged.prompt }, {
         method,
+        embeddings,
         signal,
         preview: request.preview,
         onProgress: onProgress && ((p) => onProgress({ ...p, image: b, images: batchCount })),
@@ -171,9 +196,16 @@ export class Engine {
       const record = imageRecord(
         imageSettings,
         { name: model.folder.name, hash },
-        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: weights[k] })),
+        loaded.map((l, k) => ({
+          name: l.name,
+          fileHash: l.fileHash,
+          a1111Hash: l.a1111Hash,
+          weight: weights[k],
+          ...(textEncoderWeights[k] !== weights[k] ? { textEncoderWeight: textEncoderWeights[k] } : {}),
+        })),
         method,
         b,
+        (embeddings?.embeddings ?? []).map((e) => ({ name: e.name, fileHash: e.fileHash })),
       );
       await saveImage(files[b], result.rgb, result.width, result.height, record);
       const save = performance.now() - t;

@@ -9,11 +9,18 @@ export class Merge implements CompositionMethod {
   readonly name = 'merge' as const;
   readonly options = {};
 
-  /** `weights[k]`: the user weight of LoRA k (the file's alpha/rank is applied by the model) */
-  constructor(private readonly weights: LoraWeights) {}
+  /**
+   * `weights[k]`: the user weight of LoRA k (the file's alpha/rank is applied by the model);
+   * `textEncoderWeights`: the weights while the prompts are encoded, when they differ
+   * (`<lora:name:w_te:w_unet>`)
+   */
+  constructor(
+    private readonly weights: LoraWeights,
+    private readonly textEncoderWeights: LoraWeights = weights,
+  ) {}
 
   promptWeights(): LoraWeights {
-    return this.weights;
+    return this.textEncoderWeights;
   }
 
   predict(_step: number, _totalSteps: number, unet: UnetPass): Promise<NoisePrediction> {

@@ -15,6 +15,14 @@ export interface RecordLora {
   /** A1111's short hash of the file (lora/hash.ts a1111ShortHash) */
   a1111Hash: string;
   weight: number;
+  /** text-encoder weight, when a `<lora:name:w_te:w_unet>` tag made it differ from `weight` */
+  textEncoderWeight?: number;
+}
+
+export interface RecordEmbedding {
+  name: string;
+  /** sha256 of the file */
+  fileHash: string;
 }
 
 export function imageRecord(
@@ -23,6 +31,7 @@ export function imageRecord(
   loras: readonly RecordLora[],
   method: CompositionMethod,
   batchIndex: number,
+  embeddings: readonly RecordEmbedding[] = [],
 ): ChordImageRecord {
   const { sampler, karras } = samplerRecord(settings.sampler);
   return {
@@ -31,7 +40,14 @@ export function imageRecord(
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
     model,
-    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight })),
+    loras: loras.map((l) => ({
+      name: l.name,
+      fileHash: l.fileHash,
+      a1111Hash: l.a1111Hash,
+      weight: l.weight,
+      ...(l.textEncoderWeight !== undefined ? { textEncoderWeight: l.textEncoderWeight } : {}),
+    })),
+    ...(embeddings.length > 0 ? { embeddings: embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
     method: method.name,
     methodOptions: { ...method.options },
     ordering: { rule: 'as-listed', order: loras.map((_, i) => i) },
