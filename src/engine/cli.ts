@@ -13,6 +13,7 @@ import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
 import { loadTokenizer, tokenizePrompt } from './tokenizer';
+import { promptTokenIds } from './prompt/cli-tokenize';
 
 /** Where the CLI writes; replaced in tests. */
 export interface CliIo {
@@ -122,6 +123,8 @@ interface GenerateOptions {
   outdir?: string;
   provider?: string;
   json?: boolean;
+  loraDir?: string[];
+  embeddingDir?: string[];
 }
 
 async function generate(prompt: string, o: GenerateOptions, io: CliIo): Promise<number> {
@@ -141,6 +144,8 @@ async function generate(prompt: string, o: GenerateOptions, io: CliIo): Promise<
     batchCount: o.batchCount,
     output: o.out ? { file: o.out } : { dir: o.outdir ?? 'outputs' },
     provider: o.provider ? parseProviderChoice(o.provider) : 'auto',
+    loraDirs: o.loraDir,
+    embeddingDirs: o.embeddingDir,
   };
   const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
   const abort = new AbortController();
@@ -175,10 +180,10 @@ async function generate(prompt: string, o: GenerateOptions, io: CliIo): Promise<
   }
 }
 
-async function tokenize(prompts: string[], o: { model: string; json?: boolean }, io: CliIo): Promise<number> {
+async function tokenize(prompts: string[], o: { model: string; json?: boolean; embeddingDir?: string[] }, io: CliIo): Promise<number> {
   const tok = await loadTokenizer(o.model);
   for (const prompt of prompts) {
-    const ids = tokenizePrompt(tok, prompt);
+    const ids = o.embeddingDir ? await promptTokenIds(tok, o.model, prompt, o.embeddingDir) : tokenizePrompt(tok, prompt);
     if (o.json) io.out(JSON.stringify({ ids, count: ids.length }));
     else io.out(`${ids.length} tokens: ${ids.join(' ')}`);
   }
@@ -194,6 +199,8 @@ async function info(image: string, o: { json?: boolean }, io: CliIo): Promise<nu
   io.out(`${image}: ${i.width}x${i.height}`);
   if (!i.hasMetadata) io.out('no generation settings stored');
   if (i.parameters !== undefined) io.out(i.parameters);
+  const ti = i.a1111?.tiHashes ?? [];
+  if (ti.length > 0) io.out(`Embeddings (TI hashes): ${ti.map((e) => `${e.name} ${e.hash}`).join(', ')}`);
   if (i.chord) {
     const loras = i.chord.loras.map((l) => `${l.name} (${l.weight})`).join(', ') || 'none';
     io.out(`Chord: ${i.chord.method}, LoRAs: ${loras}, engine ${i.chord.engineVersion}`);
@@ -255,6 +262,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--negative <text>', 'negative prompt')
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
+    .option('--lora-dir <dir>', 'folder where <lora:name:weight> tags in the prompt are looked up (repeatable)', collect(String))
+    .option('--embedding-dir <dir>', 'folder of textual-inversion embeddings the prompts may name (repeatable)', collect(String))
     .option('--steps <n>', 'denoising steps (default 20)', wholeNumber('--steps', 1))
     .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
     .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
@@ -275,7 +284,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .argument('<prompt...>', 'one or more prompts')
     .addOption(modelOption())
     .option('--json', 'one JSON object per prompt and line: {"ids":[...],"count":N}')
-    .action((prompts: string[], o: { model: string; json?: boolean }) => run(() => tokenize(prompts, o, io)));
+    .option('--embedding-dir <dir>', 'show the embeddings of these folders as their placeholder ids (repeatable)', collect(String))
+    .action((prompts: string[], o: { model: string; json?: boolean; embeddingDir?: string[] }) => run(() => tokenize(prompts, o, io)));
 
   program
     .command('info')

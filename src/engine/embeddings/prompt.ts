@@ -4,6 +4,11 @@
  * `EasyNegative`, `easynegative` and `(EasyNegative:1.2)` all use `EasyNegative.pt`. Only the
  * files a prompt uses are read: a broken file in the folder does not stop other prompts.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findTokenEmbedding, readModel } from '../onnx';
+import { indexGraph } from '../onnx/graph';
+import { graphOf } from '../onnx/proto';
 import type { HashCache } from '../png/hash';
 import { listNamedFiles, type NamedFile } from '../prompt/library';
 import { type EmbeddingToken, promptWindows } from '../prompt/windows';
@@ -57,4 +62,19 @@ export async function loadPromptEmbeddings(
   const loaded: Embedding[] = [];
   for (const f of files) loaded.push({ ...(await readEmbedding(f.path, table.width, hashes)), name: f.name });
   return embeddingTokens(tok, loaded, table.vocabSize);
+}
+
+/**
+ * The text encoder's token table without opening a session: `text_encoder/config.json`
+ * (`vocab_size`, `hidden_size`) when present, else the graph itself.
+ */
+export async function tokenTableOf(modelDir: string): Promise<{ vocabSize: number; width: number }> {
+  try {
+    const config = JSON.parse(await readFile(join(modelDir, 'text_encoder', 'config.json'), 'utf8')) as Record<string, unknown>;
+    if (Number.isInteger(config.vocab_size) && Number.isInteger(config.hidden_size)) return { vocabSize: config.vocab_size as number, width: config.hidden_size as number };
+  } catch {
+    // no or unreadable config: the graph below says it
+  }
+  const graph = graphOf(await readModel(join(modelDir, 'text_encoder', 'model.onnx')));
+  return findTokenEmbedding(indexGraph(graph)).table;
 }

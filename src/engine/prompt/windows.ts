@@ -64,15 +64,27 @@ function substituteEmbeddings(ids: readonly number[], weight: number, byFirstId:
   }
 }
 
-export function promptWindows(tok: Tokenizer, prompt: string, opts: PromptWindowOptions = {}): WeightedWindows {
+/** Ids with every embedding name replaced by its placeholder ids (what `chord tokenize` shows). */
+export function replaceEmbeddingNames(ids: readonly number[], embeddings: readonly EmbeddingToken[]): number[] {
+  const seg: Segment = { ids: [], weights: [], blocks: new Map() };
+  substituteEmbeddings(ids, 1, byFirstIdOf(embeddings), seg, []);
+  return seg.ids;
+}
+
+function byFirstIdOf(embeddings: readonly EmbeddingToken[]): Map<number, EmbeddingToken[]> {
   const byFirstId = new Map<number, EmbeddingToken[]>();
-  for (const e of opts.embeddings ?? []) {
+  for (const e of embeddings) {
     if (e.nameIds.length === 0) continue;
     const list = byFirstId.get(e.nameIds[0]) ?? [];
     list.push(e);
     list.sort((a, b) => b.nameIds.length - a.nameIds.length);
     byFirstId.set(e.nameIds[0], list);
   }
+  return byFirstId;
+}
+
+export function promptWindows(tok: Tokenizer, prompt: string, opts: PromptWindowOptions = {}): WeightedWindows {
+  const byFirstId = byFirstIdOf(opts.embeddings ?? []);
   const used: string[] = [];
   const segments: Segment[] = [{ ids: [], weights: [], blocks: new Map() }];
   for (const piece of parseEmphasis(prompt)) {
