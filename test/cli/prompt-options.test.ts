@@ -1,0 +1,47 @@
+/** `chord` options for prompt syntax: --lora-dir, --embedding-dir, tokenize placeholders, info's TI hashes. */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/engine/cli';
+import { makeTmpDir, testModelDir } from '../pipeline/helpers';
+
+const MODEL = testModelDir();
+const tmp = makeTmpDir('chord-cli-prompt-');
+afterAll(() => tmp.cleanup());
+const embeddings = join(tmp.dir, 'embeddings');
+mkdirSync(embeddings);
+copyFileSync(join(__dirname, '..', 'fixtures', 'embeddings', 'glyphzorb.pt'), join(embeddings, 'glyphzorb.pt'));
+
+async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+describe('chord prompt options', () => {
+  it('tokenize --embedding-dir shows an embedding name as its placeholder id (after the 250-token vocabulary)', async () => {
+    const plain = await cli('tokenize', '--model', MODEL, '--json', 'zorb glyphzorb');
+    const withEmb = await cli('tokenize', '--model', MODEL, '--json', '--embedding-dir', embeddings, 'zorb glyphzorb');
+    const ids = (r: { out: string[] }) => (JSON.parse(r.out[0]) as { ids: number[] }).ids;
+    expect(ids(plain).length).toBeGreaterThan(4);
+    expect(ids(withEmb)).toEqual([248, 119, 250, 249]);
+  });
+
+  it('generate with a tag and an embedding; info reads the TI hashes back', async () => {
+    const out = join(tmp.dir, 'a.png');
+    const r = await cli('generate', 'glyphzorb on a gray background <lora:zorb:1>', '--lora-dir', join(MODEL, 'loras'), '--embedding-dir', embeddings, '--steps', '2', '--seed', '3', '--out', out);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const info = await cli('info', out);
+    expect(info.out[1].split('\n')[0]).toBe('glyphzorb on a gray background <lora:zorb:1>');
+    expect(info.out).toContainEqual(expect.stringMatching(/^Embeddings \(TI hashes\): glyphzorb [0-9a-f]{12}$/));
+  });
+
+  it('an unknown tag is one line naming the folders searched', async () => {
+    const dir = join(MODEL, 'loras');
+    const r = await cli('generate', 'x <lora:nope:1>', '--lora-dir', dir, '--steps', '1', '--out', join(tmp.dir, 'b.png'));
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([`chord: No LoRA named "nope" (from <lora:nope:1>) in ${dir}. The name is the file name without .safetensors, or the alias in its metadata; check the spelling or add the folder with --lora-dir.`]);
+  });
+});
