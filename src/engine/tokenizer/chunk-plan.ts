@@ -1,6 +1,6 @@
 /**
  * Where a long prompt is cut into text-encoder windows, the way A1111 does it
- * (`modules/sd_hijack_clip.py`, `tokenize_line`, embeddings aside): fill a window with up to
+ * (`modules/sd_hijack_clip.py`, `tokenize_line`): fill a window with up to
  * `chunkLength` (75) tokens; when the window is full and the next token is not a comma, and a comma
  * sits within the last `commaBacktrack` (20) tokens of the window, the tokens after that comma move to
  * the next window, so a phrase like "blue eyes" is not torn across two windows.
