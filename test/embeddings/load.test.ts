@@ -77,3 +77,14 @@ describe('readEmbedding: bad and hostile files', () => {
     await expect(readEmbedding(path, 4)).rejects.toThrow(/no emb_params or clip_l/);
   });
 });
+
+describe('readTorchZip limits', () => {
+  it('refuses an archive that unpacks past the limit before inflating it', async () => {
+    const { zipSync } = await import('fflate');
+    const { readTorchZip } = await import('../../src/engine/embeddings/torch-zip');
+    const zip = zipSync({ 'x/data.pkl': new Uint8Array([0x80, 2, 0x4e, 0x2e]), 'x/data/0': new Uint8Array(4096) }, { level: 9 });
+    expect(zip.length).toBeLessThan(1000);
+    expect(readTorchZip(zip, 'bomb.pt')).toBeNull();
+    expect(() => readTorchZip(zip, 'bomb.pt', 1000)).toThrow('bomb.pt unpacks to more than 1000 bytes');
+  });
+});

@@ -39,6 +39,8 @@ const ALLOWED_CALLS = new Set(['torch._utils _rebuild_tensor_v2', 'torch._utils 
 
 /** At most this many stored values in one file (an embedding has a few thousand). */
 const MAX_ELEMENTS = 64 * 1024 * 1024;
+/** Default limit of bytes unpacked from one archive: a small file must not inflate without bound. */
+export const MAX_UNPACKED_BYTES = 512 * 1024 * 1024;
 
 function refuse(file: string, what: string): never {
   throw new ChordError(
@@ -49,11 +51,23 @@ function refuse(file: string, what: string): never {
 }
 
 /** Reads a `torch.save` zip archive and returns its top-level value. */
-export function readTorchZip(bytes: Uint8Array, file: string): PickleValue {
+export function readTorchZip(bytes: Uint8Array, file: string, maxUnpackedBytes = MAX_UNPACKED_BYTES): PickleValue {
   let entries: Record<string, Uint8Array>;
+  let unpacked = 0;
   try {
-    entries = unzipSync(bytes);
+    // only the pickle and tensor data are unpacked, and only up to the size limit
+    entries = unzipSync(bytes, {
+      filter: (f) => {
+        if (!/^[^/]+\/(data\.pkl|data\/[^/]+)$/.test(f.name)) return false;
+        unpacked += f.originalSize;
+        if (unpacked > maxUnpackedBytes) {
+          throw new ChordError('BAD_ARGUMENT', `${file} unpacks to more than ${maxUnpackedBytes} bytes, far more than an embedding.`, 'Check that it is a textual-inversion embedding.');
+        }
+        return true;
+      },
+    });
   } catch (e) {
+    if (e instanceof ChordError) throw e;
     const legacy = bytes.length > 2 && bytes[0] === 0x80;
     throw new ChordError(
       'BAD_ARGUMENT',
