@@ -197,7 +197,7 @@ export class Engine {
         imageSettings,
         { name: model.folder.name, hash },
         loaded.map((l, k) => ({
-          name: l.name,
+          name: loraRequests[k].tagName ?? l.name,
           fileHash: l.fileHash,
           a1111Hash: l.a1111Hash,
           weight: weights[k],

@@ -104,6 +104,8 @@ export interface StackEntry {
   weight: number;
   /** text-encoder weight (equal to `weight` unless a tag gave two) */
   textEncoderWeight: number;
+  /** the name a tag used (file name or alias): images name the LoRA so, matching the typed tag */
+  tagName?: string;
 }
 
 /**
@@ -133,7 +135,7 @@ export function mergeLoraRequests(
       continue;
     }
     seen.set(t.key, t.source);
-    loras.push({ path: t.path, weight: t.unetWeight, textEncoderWeight: t.textEncoderWeight });
+    loras.push({ path: t.path, weight: t.unetWeight, textEncoderWeight: t.textEncoderWeight, tagName: t.name });
   }
   return { loras, notices };
 }
