@@ -29,12 +29,19 @@ export { fuseLorasIntoFolder, type FuseLora, type FuseResult } from './model/fus
 export {
   txt2img,
   Merge,
+  METHODS,
+  METHOD_NAMES,
+  findMethod,
+  resolveMethodOptions,
+  describeMethods,
   resolveSettings,
   ENGINE_VERSION,
   SAMPLER_CHOICES,
   type CompositionMethod,
   type NoisePrediction,
-  type UnetPass,
+  type UnetCall,
+  type StepLog,
+  type MethodDefinition,
   type GenerationSettings,
   type SettingsInput,
   type StageTimings,
@@ -57,6 +64,9 @@ export {
   type GenerateResult,
   type GeneratedImage,
   type LoraRequest,
+  type MethodRequest,
+  type StepReport,
+  requestFromRecord,
 } from './host';
 
 // images and tokens

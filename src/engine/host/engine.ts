@@ -11,10 +11,11 @@ import { ModelCache } from '../model/cache';
 import type { LoadedLora } from '../model/model';
 import type { ProviderChoice, ProviderName } from '../model/providers';
 import type { EngineNotice } from '../model/session';
+import { findMethod, resolveMethodOptions } from '../pipeline/methods';
 import { imageRecord } from '../pipeline/record';
-import { Merge } from '../pipeline/merge';
 import { resolveSettings, type SettingsInput } from '../pipeline/settings';
-import { txt2img, type StageTimings, type StepProgress } from '../pipeline/txt2img';
+import { txt2img, type StageTimings, type StepLog, type StepProgress } from '../pipeline/txt2img';
+import { resolveOrder } from './ordering';
 import { type HashCache, modelHash } from '../png/hash';
 import { saveImage } from '../png/image';
 import { findUsedEmbeddings, loadPromptEmbeddings, type PromptEmbeddings } from '../embeddings/prompt';
@@ -26,6 +27,14 @@ export interface LoraRequest {
   path: string;
   /** user weight; default 1 */
   weight?: number;
+  /** the weight while the prompts are encoded, when it differs (Merge only); default `weight` */
+  textEncoderWeight?: number;
+}
+
+/** A composition method by its registry name (pipeline/methods.ts) and options. */
+export interface MethodRequest {
+  name: string;
+  options?: Record<string, number | boolean>;
 }
 
 export interface GenerateRequest extends SettingsInput {
@@ -39,10 +48,41 @@ export interface GenerateRequest extends SettingsInput {
   provider?: ProviderChoice;
   /** attach latent previews to progress events */
   preview?: boolean;
+  /** default: merge */
+  method?: MethodRequest;
+  /**
+   * the order the method takes the LoRAs in: 'user' (as listed), 'reverse', 'freq' (frequency
+   * order), 'category', or LoRA names separated by commas; default: the method's own
+   */
+  order?: string;
+  /**
+   * CMLoRA: the LoRAs (by name) to treat as the high-frequency set H, overriding their measured
+   * classes; the others are L
+   */
+  highFrequency?: string[];
+  /** most batch rows in one UNet call (default: from the latent size and the memory budget) */
+  maxBatchRows?: number;
+  /** the model's hash must be this (remaking an image): checked before the first step */
+  expectModelHash?: string;
   /** folders where `<lora:name:w>` tags in the prompt are looked up (with their subfolders) */
   loraDirs?: string[];
   /** folders of textual-inversion embeddings the prompts may name */
   embeddingDirs?: string[];
+  /**
+   * the prompt's `<lora:...>` tags are already in `loras` (remaking an image): they are removed
+   * from the text without being looked up
+   */
+  ignorePromptTags?: boolean;
+}
+
+/** One step of an image as its method ran it, with LoRA names. */
+export interface StepReport {
+  step: number;
+  active: string[];
+  dominant: string | null;
+  refreshed: string[];
+  full: number;
+  shallow: number;
 }
 
 export interface ImageTimings extends StageTimings {
@@ -56,6 +96,10 @@ export interface GeneratedImage {
   width: number;
   height: number;
   timings: ImageTimings;
+  method: { name: string; options: Record<string, number | string | boolean>; order: string[] };
+  steps: StepReport[];
+  /** UNet evaluations of one CFG row pair over all steps */
+  totals: { full: number; shallow: number };
 }
 
 export interface GenerateResult {
@@ -136,10 +180,10 @@ export class Engine {
     if (extractLoraTags(request.negativePrompt ?? '').tags.length > 0) {
       throw new ChordError('BAD_ARGUMENT', 'The negative prompt has a <lora:...> tag; LoRA tags work in the prompt only.', 'Move the tag to the prompt, or give the LoRA with --lora.');
     }
-    const tags = await resolveLoraTags(tagged.tags, request.loraDirs ?? []);
+    const tags = request.ignorePromptTags ? [] : await resolveLoraTags(tagged.tags, request.loraDirs ?? []);
     const realKey = (path: string) => realpath(path).catch(() => path);
     const stack = mergeLoraRequests(
-      await Promise.all((request.loras ?? []).map(async (l) => ({ path: l.path, weight: l.weight ?? 1, key: await realKey(l.path) }))),
+      await Promise.all((request.loras ?? []).map(async (l) => ({ path: l.path, weight: l.weight ?? 1, textEncoderWeight: l.textEncoderWeight, key: await realKey(l.path) }))),
       await Promise.all(tags.map(async (t) => ({ ...t, key: await realKey(t.path) }))),
     );
     for (const message of stack.notices) this.options.onNotice?.({ code: 'LORA_DUPLICATE', message });
@@ -172,6 +216,23 @@ export class Engine {
     const lorasMs = performance.now() - t;
     const weights = loraRequests.map((l) => l.weight);
     const textEncoderWeights = loraRequests.map((l) => l.textEncoderWeight);
+    const definition = findMethod(request.method?.name ?? 'merge');
+    const methodOptions = resolveMethodOptions(definition, request.method?.options);
+    if (loaded.length < definition.minLoras) {
+      throw new ChordError('BAD_ARGUMENT', `The ${definition.label} method composes LoRAs; give at least ${definition.minLoras}.`, 'Add a LoRA, or use --method merge.');
+    }
+    const twoWeights = loraRequests.find((l) => l.textEncoderWeight !== l.weight);
+    if (twoWeights && definition.name !== 'merge') {
+      throw new ChordError('BAD_ARGUMENT', `${twoWeights.tagName ?? twoWeights.path} has separate text-encoder and UNet weights, which only the Merge method applies.`, 'Give the tag one weight, or use --method merge.');
+    }
+    const ordering = await resolveOrder(request.order ?? definition.defaultOrder, loaded, {
+      needsClasses: definition.needsFrequencyClasses,
+      highFrequency: request.highFrequency,
+      model,
+    });
+    if (request.expectModelHash && (await hashing) !== request.expectModelHash) {
+      throw new ChordError('BAD_ARGUMENT', `${model.folder.name} is not the model this image was made with (its hash differs).`, 'Pass the original model with --model.');
+    }
 
     t = performance.now();
     await model.load();
@@ -179,7 +240,8 @@ export class Engine {
     const provider = await model.provider();
 
     const files = await outputFiles(request.output, batchCount, settings.seed);
-    const method = new Merge(weights, textEncoderWeights);
+    const method = definition.create({ weights, textEncoderWeights, order: ordering.order, highFrequency: ordering.highFrequency }, methodOptions);
+    const names = loaded.map((l) => l.name);
     const images: GeneratedImage[] = [];
     for (let b = 0; b < batchCount; b++) {
       const imageStart = performance.now();
@@ -190,6 +252,7 @@ export class Engine {
         signal,
         preview: request.preview,
         onProgress: onProgress && ((p) => onProgress({ ...p, image: b, images: batchCount })),
+        maxBatchRows: request.maxBatchRows,
       });
       t = performance.now();
       const hash = await hashing;
@@ -197,14 +260,17 @@ export class Engine {
         imageSettings,
         { name: model.folder.name, hash },
         loaded.map((l, k) => ({
-          name: loraRequests[k].tagName ?? l.name,
+          name: l.name,
           fileHash: l.fileHash,
           a1111Hash: l.a1111Hash,
           weight: weights[k],
           ...(textEncoderWeights[k] !== weights[k] ? { textEncoderWeight: textEncoderWeights[k] } : {}),
+          ...(loraRequests[k].tagName !== undefined ? { promptTag: true } : {}),
         })),
         method,
         b,
+        { rule: ordering.rule, highFrequency: ordering.highFrequency ? [...ordering.highFrequency] : undefined },
+        definition.name === 'merge' ? undefined : result.steps,
         (embeddings?.embeddings ?? []).map((e) => ({ name: e.name, fileHash: e.fileHash })),
       );
       await saveImage(files[b], result.rgb, result.width, result.height, record);
@@ -215,6 +281,9 @@ export class Engine {
         width: result.width,
         height: result.height,
         timings: { ...result.timings, save, total: performance.now() - imageStart },
+        method: { name: method.name, options: { ...method.options }, order: method.order.map((k) => names[k]) },
+        steps: result.steps.map((s) => stepReport(s, names)),
+        totals: { full: sum(result.steps.map((s) => s.full)), shallow: sum(result.steps.map((s) => s.shallow)) },
       });
     }
     await saveHashCache(this.cacheDir, hashes);
@@ -232,6 +301,19 @@ export class Engine {
     await this.models.release();
   }
 }
+
+function stepReport(s: StepLog, names: readonly string[]): StepReport {
+  return {
+    step: s.step,
+    active: s.active.map((k) => names[k]),
+    dominant: s.dominant === undefined ? null : names[s.dominant],
+    refreshed: s.refreshed.map((k) => names[k]),
+    full: s.full,
+    shallow: s.shallow,
+  };
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * The file of each image. A file name gets -1, -2, ... before its extension when there are

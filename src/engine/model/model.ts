@@ -56,6 +56,8 @@ export interface LoadedLora {
   summary: string;
   /** modules of a type without an activation form (LoHa, LoKr, DoRA, full): not applied at run time */
   skippedModules: number;
+  /** the file's metadata (kohya ss_*, modelspec.*, chord.category, ...) */
+  metadata: Readonly<Record<string, string>>;
 }
 
 /** Per LoRA (in the order of `useLoras`), how strongly it is applied in one pass; 0 = off. */
@@ -265,8 +267,18 @@ export class Model {
     const name = base.replace(/\.safetensors$/i, '');
     const known = this.loraMemo.get(fileHash);
     if (known) return { ...known, path, name };
-    const mapped = mapLoraToTargets(await readLoraFile(path), targets);
-    const loaded: LoadedLora = { path, name, fileHash, a1111Hash, modules: mapped.modules, summary: mapped.report.summary, skippedModules: mapped.deltas.length };
+    const parsed = await readLoraFile(path);
+    const mapped = mapLoraToTargets(parsed, targets);
+    const loaded: LoadedLora = {
+      path,
+      name,
+      fileHash,
+      a1111Hash,
+      modules: mapped.modules,
+      summary: mapped.report.summary,
+      skippedModules: mapped.deltas.length,
+      metadata: parsed.metadata,
+    };
     this.loraMemo.set(fileHash, loaded);
     // a few LoRAs of a typical stack; older ones are read again if used again
     if (this.loraMemo.size > LORA_MEMO_SIZE) this.loraMemo.delete(this.loraMemo.keys().next().value as string);

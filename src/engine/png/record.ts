@@ -6,14 +6,16 @@
  */
 import * as v from 'valibot';
 import { ChordError } from '../errors';
+import { METHOD_NAMES } from '../pipeline/methods';
 
 export const CHORD_RECORD_VERSION = 1;
 
 /** LoRA roles from the composition papers; Switch's default order follows this list. */
-export type LoraCategory = 'character' | 'clothing' | 'style' | 'background' | 'object';
+export const LORA_CATEGORIES = ['character', 'clothing', 'style', 'background', 'object'] as const;
+export type LoraCategory = (typeof LORA_CATEGORIES)[number];
 
-/** Composition methods of algorithms.md. */
-export type CompositionMethod = 'merge' | 'switch' | 'composite' | 'cmlora' | 'regional';
+/** A name from the composition-method registry (pipeline/methods.ts). */
+export type CompositionMethod = string;
 
 export interface ChordRegionRecord {
   /** [x0, y0, x1, y1] as fractions of the image width/height, 0 <= x0 < x1 <= 1 */
@@ -37,6 +39,8 @@ export interface ChordLoraRecord {
   weight: number;
   /** text-encoder weight when it differs from `weight` (`<lora:name:w_te:w_unet>`); absent: `weight` */
   textEncoderWeight?: number;
+  /** given by a `<lora:...>` tag that is in `prompt` as typed (so the A1111 text adds no tag for it) */
+  promptTag?: boolean;
   category?: LoraCategory;
   /** regional composition: the box and prompt this LoRA is bound to */
   region?: ChordRegionRecord;
@@ -56,6 +60,16 @@ export interface ChordOrderingRecord {
   order: number[];
   /** CMLoRA: indices of the high-frequency set H (the rest is L) */
   highFrequency?: number[];
+}
+
+/** One denoising step as the composition method ran it (indices into `loras`). */
+export interface ChordStepRecord {
+  active: number[];
+  dominant?: number;
+  refreshed: number[];
+  /** UNet evaluations of one CFG row pair */
+  full: number;
+  shallow: number;
 }
 
 export interface ChordImageRecord {
@@ -85,6 +99,8 @@ export interface ChordImageRecord {
   height: number;
   /** place of the image in its batch, 0-based */
   batchIndex: number;
+  /** what the method did at each step (methods other than merge) */
+  stepLog?: ChordStepRecord[];
 }
 
 const sha256Hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in 64 lower-case hex digits'));
@@ -107,7 +123,8 @@ const LoraSchema = v.object({
   a1111Hash: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{12}$/, 'must be 12 lower-case hex digits'))),
   weight: finiteNumber,
   textEncoderWeight: v.optional(finiteNumber),
-  category: v.optional(v.picklist(['character', 'clothing', 'style', 'background', 'object'])),
+  promptTag: v.optional(v.boolean()),
+  category: v.optional(v.picklist(LORA_CATEGORIES)),
   region: v.optional(RegionSchema),
 });
 
@@ -125,7 +142,7 @@ export const ChordImageRecordSchema: v.GenericSchema<ChordImageRecord> = v.pipe(
     model: v.object({ name: v.pipe(v.string(), v.minLength(1)), hash: sha256Hex }),
     loras: v.array(LoraSchema),
     embeddings: v.optional(v.array(v.object({ name: v.pipe(v.string(), v.minLength(1)), fileHash: sha256Hex }))),
-    method: v.picklist(['merge', 'switch', 'composite', 'cmlora', 'regional']),
+    method: v.picklist([...METHOD_NAMES], `must be one of ${METHOD_NAMES.join(', ')}`),
     methodOptions: v.record(v.string(), v.union([finiteNumber, v.string(), v.boolean()])),
     ordering: v.object({
       rule: v.string(),
@@ -140,6 +157,17 @@ export const ChordImageRecordSchema: v.GenericSchema<ChordImageRecord> = v.pipe(
     width: count(1),
     height: count(1),
     batchIndex: count(0),
+    stepLog: v.optional(
+      v.array(
+        v.object({
+          active: v.array(count(0)),
+          dominant: v.optional(count(0)),
+          refreshed: v.array(count(0)),
+          full: count(0),
+          shallow: count(0),
+        }),
+      ),
+    ),
   }),
   v.check(
     (r) => isPermutation(r.ordering.order, r.loras.length),

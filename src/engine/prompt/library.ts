@@ -104,7 +104,7 @@ export interface StackEntry {
   weight: number;
   /** text-encoder weight (equal to `weight` unless a tag gave two) */
   textEncoderWeight: number;
-  /** the name a tag used (file name or alias): images name the LoRA so, matching the typed tag */
+  /** the name a tag used (file name or alias), for LoRAs that came from a prompt tag */
   tagName?: string;
 }
 
@@ -114,7 +114,7 @@ export interface StackEntry {
  * notice says which weight was used.
  */
 export function mergeLoraRequests(
-  options: ReadonlyArray<{ path: string; weight: number; key: string }>,
+  options: ReadonlyArray<{ path: string; weight: number; textEncoderWeight?: number; key: string }>,
   tags: ReadonlyArray<ResolvedLoraTag & { key: string }>,
 ): { loras: StackEntry[]; notices: string[] } {
   const loras: StackEntry[] = [];
@@ -126,7 +126,7 @@ export function mergeLoraRequests(
       continue;
     }
     seen.set(o.key, `--lora ${o.path} (weight ${o.weight})`);
-    loras.push({ path: o.path, weight: o.weight, textEncoderWeight: o.weight });
+    loras.push({ path: o.path, weight: o.weight, textEncoderWeight: o.textEncoderWeight ?? o.weight });
   }
   for (const t of tags) {
     const first = seen.get(t.key);
