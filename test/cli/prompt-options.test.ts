@@ -1,6 +1,7 @@
 /** `chord` options for prompt syntax: --lora-dir, --embedding-dir, tokenize placeholders, info's TI hashes. */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/engine/cli';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
@@ -36,6 +37,21 @@ describe('chord prompt options', () => {
     const info = await cli('info', out);
     expect(info.out[1].split('\n')[0]).toBe('glyphzorb on a gray background <lora:zorb:1>');
     expect(info.out).toContainEqual(expect.stringMatching(/^Embeddings \(TI hashes\): glyphzorb [0-9a-f]{12}$/));
+  });
+
+  it('--from remakes an image made with a two-weight tag and an embedding, bit for bit', async () => {
+    const out = join(tmp.dir, 'tagged.png');
+    const again = join(tmp.dir, 'tagged-again.png');
+    const first = await cli('generate', '(glyphzorb:1.2) on a gray background <lora:zorb:0.5:0.9>', '--lora-dir', join(MODEL, 'loras'), '--embedding-dir', embeddings, '--steps', '2', '--seed', '4', '--out', out);
+    expect(first.err).toEqual([]);
+    // no --lora-dir: the tag's LoRA is found by its recorded hash beside the model
+    const remade = await cli('generate', '--from', out, '--embedding-dir', embeddings, '--out', again);
+    expect(remade.err).toEqual([]);
+    const px = async (f: string) => (await sharp(f).raw().toBuffer({ resolveWithObject: true })).data;
+    expect((await px(out)).equals(await px(again))).toBe(true);
+    const info = await cli('info', '--json', again);
+    const chord = (JSON.parse(info.out[0]) as { chord: { loras: unknown[] } }).chord;
+    expect(chord.loras).toEqual([expect.objectContaining({ name: 'zorb', weight: 0.9, textEncoderWeight: 0.5, promptTag: true })]);
   });
 
   it('an unknown tag is one line naming the folders searched', async () => {

@@ -80,7 +80,7 @@ describe('formatA1111Parameters', () => {
       sampleRecord({
         prompt: typed,
         loras: [
-          { name: 'castleStyle', fileHash: 'a'.repeat(64), a1111Hash: '0123456789ab', weight: 1 },
+          { name: 'castleStyle', fileHash: 'a'.repeat(64), a1111Hash: '0123456789ab', weight: 1, promptTag: true },
           { name: 'knight', fileHash: 'b'.repeat(64), a1111Hash: 'ba9876543210', weight: 0.6, textEncoderWeight: 0.3 },
         ],
         ordering: { rule: 'as-listed', order: [0, 1] },
@@ -88,10 +88,17 @@ describe('formatA1111Parameters', () => {
       }),
     );
     expect(text.split('\n')[0]).toBe(`${typed} <lora:knight:0.3:0.6>`);
-    expect(text).toContain('Lora hashes: "castleStyle: 0123456789ab, knight: ba9876543210", TI hashes: "myEmb: c74b4e810b03", Version');
+    expect(text).toContain('Lora hashes: "castleStyle: 0123456789ab, knight: ba9876543210", TI hashes: "myEmb: c74b4e810b03", ');
     const back = parseA1111Parameters(text);
     expect(back.tiHashes).toEqual([{ name: 'myEmb', hash: 'c74b4e810b03' }]);
     expect(back.prompt).toBe(`${typed} <lora:knight:0.3:0.6>`);
+  });
+
+  it('adds no tag for a LoRA the prompt named by its alias', () => {
+    const text = formatA1111Parameters(
+      sampleRecord({ prompt: 'castle <lora:castle_v2:0.5>', loras: [{ name: 'castleStyle', fileHash: 'a'.repeat(64), weight: 0.5, promptTag: true }], ordering: { rule: 'as-listed', order: [0] } }),
+    );
+    expect(text.split('\n')[0]).toBe('castle <lora:castle_v2:0.5>');
   });
 
   it('keeps a multi-line, non-ASCII prompt as it is', () => {

@@ -79,14 +79,14 @@ describe('mergeLoraRequests', () => {
     );
     expect(r.loras).toEqual([
       { path: 'x/zorb.safetensors', weight: 0.9, textEncoderWeight: 0.9 },
-      { path: '/l/hat.safetensors', weight: 0.7, textEncoderWeight: 0.5, tagName: 'hat' },
+      { path: '/l/hat.safetensors', weight: 0.7, textEncoderWeight: 0.5, tagName: 'hat', promptTag: true },
     ]);
     expect(r.notices).toEqual(['<lora:zorb:0.3> in the prompt and --lora x/zorb.safetensors (weight 0.9) are the same file; using the weight of --lora x/zorb.safetensors (weight 0.9).']);
   });
 
   it('keeps the first of two tags for one file', () => {
     const r = mergeLoraRequests([], [tag('<lora:a:0.2>', '/a', '/a'), tag('<lora:a_alias:0.8>', '/a', '/a')]);
-    expect(r.loras).toEqual([{ path: '/a', weight: 0.2, textEncoderWeight: 0.2, tagName: 'a' }]);
+    expect(r.loras).toEqual([{ path: '/a', weight: 0.2, textEncoderWeight: 0.2, tagName: 'a', promptTag: true }]);
     expect(r.notices[0]).toMatch(/<lora:a_alias:0\.8> in the prompt and <lora:a:0\.2> are the same file; using the weight of <lora:a:0\.2>/);
   });
 });

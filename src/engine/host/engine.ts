@@ -29,6 +29,8 @@ export interface LoraRequest {
   weight?: number;
   /** the weight while the prompts are encoded, when it differs (Merge only); default `weight` */
   textEncoderWeight?: number;
+  /** a `<lora:...>` tag in the prompt stands for this LoRA (remaking an image; see ignorePromptTags) */
+  promptTag?: boolean;
 }
 
 /** A composition method by its registry name (pipeline/methods.ts) and options. */
@@ -183,7 +185,7 @@ export class Engine {
     const tags = request.ignorePromptTags ? [] : await resolveLoraTags(tagged.tags, request.loraDirs ?? []);
     const realKey = (path: string) => realpath(path).catch(() => path);
     const stack = mergeLoraRequests(
-      await Promise.all((request.loras ?? []).map(async (l) => ({ path: l.path, weight: l.weight ?? 1, textEncoderWeight: l.textEncoderWeight, key: await realKey(l.path) }))),
+      await Promise.all((request.loras ?? []).map(async (l) => ({ path: l.path, weight: l.weight ?? 1, textEncoderWeight: l.textEncoderWeight, promptTag: l.promptTag, key: await realKey(l.path) }))),
       await Promise.all(tags.map(async (t) => ({ ...t, key: await realKey(t.path) }))),
     );
     for (const message of stack.notices) this.options.onNotice?.({ code: 'LORA_DUPLICATE', message });
@@ -265,7 +267,7 @@ export class Engine {
           a1111Hash: l.a1111Hash,
           weight: weights[k],
           ...(textEncoderWeights[k] !== weights[k] ? { textEncoderWeight: textEncoderWeights[k] } : {}),
-          ...(loraRequests[k].tagName !== undefined ? { promptTag: true } : {}),
+          ...(loraRequests[k].promptTag ? { promptTag: true } : {}),
         })),
         method,
         b,

@@ -45,6 +45,7 @@ export async function requestFromRecord(
       path: await findRecordedLora(l, options.model, options.loraDirs),
       weight: l.weight,
       ...(l.textEncoderWeight !== undefined ? { textEncoderWeight: l.textEncoderWeight } : {}),
+      ...(l.promptTag ? { promptTag: true } : {}),
     })),
   );
   const names = record.loras.map((l) => l.name);

@@ -106,6 +106,8 @@ export interface StackEntry {
   textEncoderWeight: number;
   /** the name a tag used (file name or alias), for LoRAs that came from a prompt tag */
   tagName?: string;
+  /** a tag in the prompt stands for this LoRA */
+  promptTag?: boolean;
 }
 
 /**
@@ -114,7 +116,7 @@ export interface StackEntry {
  * notice says which weight was used.
  */
 export function mergeLoraRequests(
-  options: ReadonlyArray<{ path: string; weight: number; textEncoderWeight?: number; key: string }>,
+  options: ReadonlyArray<{ path: string; weight: number; textEncoderWeight?: number; promptTag?: boolean; key: string }>,
   tags: ReadonlyArray<ResolvedLoraTag & { key: string }>,
 ): { loras: StackEntry[]; notices: string[] } {
   const loras: StackEntry[] = [];
@@ -126,7 +128,7 @@ export function mergeLoraRequests(
       continue;
     }
     seen.set(o.key, `--lora ${o.path} (weight ${o.weight})`);
-    loras.push({ path: o.path, weight: o.weight, textEncoderWeight: o.textEncoderWeight ?? o.weight });
+    loras.push({ path: o.path, weight: o.weight, textEncoderWeight: o.textEncoderWeight ?? o.weight, ...(o.promptTag ? { promptTag: true } : {}) });
   }
   for (const t of tags) {
     const first = seen.get(t.key);
@@ -135,7 +137,7 @@ export function mergeLoraRequests(
       continue;
     }
     seen.set(t.key, t.source);
-    loras.push({ path: t.path, weight: t.unetWeight, textEncoderWeight: t.textEncoderWeight, tagName: t.name });
+    loras.push({ path: t.path, weight: t.unetWeight, textEncoderWeight: t.textEncoderWeight, tagName: t.name, promptTag: true });
   }
   return { loras, notices };
 }
