@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/engine/cli';
+import { writeSafetensors } from '../../src/engine/safetensors';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
 
 const MODEL = testModelDir();
@@ -52,6 +53,14 @@ describe('chord prompt options', () => {
     const info = await cli('info', '--json', again);
     const chord = (JSON.parse(info.out[0]) as { chord: { loras: unknown[] } }).chord;
     expect(chord.loras).toEqual([expect.objectContaining({ name: 'zorb', weight: 0.9, textEncoderWeight: 0.5, promptTag: true })]);
+    // the embedding must be the recorded file
+    const missing = await cli('generate', '--from', out, '--out', join(tmp.dir, 'x.png'));
+    expect(missing.err).toEqual(['chord: The image was made with the embedding glyphzorb, which no --embedding-dir folder holds. Pass the folder holding the original embedding with --embedding-dir.']);
+    const other = join(tmp.dir, 'other-emb');
+    mkdirSync(other);
+    await writeSafetensors(join(other, 'glyphzorb.safetensors'), { emb_params: { dtype: 'F32', shape: [1, 64], data: new Float32Array(64).fill(0.1) } });
+    const changed = await cli('generate', '--from', out, '--embedding-dir', other, '--out', join(tmp.dir, 'y.png'));
+    expect(changed.err[0]).toMatch(/^chord: The embedding .*glyphzorb\.safetensors is not the glyphzorb this image was made with \(its hash differs\)\./);
   });
 
   it('an unknown tag is one line naming the folders searched', async () => {

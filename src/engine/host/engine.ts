@@ -75,6 +75,8 @@ export interface GenerateRequest extends SettingsInput {
    * from the text without being looked up
    */
   ignorePromptTags?: boolean;
+  /** the embeddings the prompts must use, by name and file sha256 (remaking an image) */
+  expectEmbeddings?: { name: string; fileHash: string }[];
 }
 
 /** One step of an image as its method ran it, with LoRA names. */
@@ -215,6 +217,16 @@ export class Engine {
     const embeddingFiles = await findUsedEmbeddings(model.tokenizer, [tagged.prompt, settings.negativePrompt], request.embeddingDirs ?? []);
     let embeddings: PromptEmbeddings | undefined;
     if (embeddingFiles.length > 0) embeddings = await loadPromptEmbeddings(model.tokenizer, embeddingFiles, await model.useEmbeddings(), hashes);
+    for (const expected of request.expectEmbeddings ?? []) {
+      const found = embeddings?.embeddings.find((e) => e.name === expected.name);
+      if (found?.fileHash !== expected.fileHash) {
+        throw new ChordError(
+          'BAD_ARGUMENT',
+          found ? `The embedding ${found.path} is not the ${expected.name} this image was made with (its hash differs).` : `The image was made with the embedding ${expected.name}, which no --embedding-dir folder holds.`,
+          'Pass the folder holding the original embedding with --embedding-dir.',
+        );
+      }
+    }
     const lorasMs = performance.now() - t;
     const weights = loraRequests.map((l) => l.weight);
     const textEncoderWeights = loraRequests.map((l) => l.textEncoderWeight);

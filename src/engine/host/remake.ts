@@ -66,6 +66,7 @@ export async function requestFromRecord(
     loras,
     // the prompt's <lora:...> tags are among the recorded LoRAs, found by their hash above
     ignorePromptTags: true,
+    ...(record.embeddings ? { expectEmbeddings: record.embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
     method: { name: record.method, options: numeric },
     // the recorded order is authoritative whatever rule chose it; so is the H/L split
     order: record.loras.length > 0 ? record.ordering.order.map((k) => names[k]).join(',') : 'user',
