@@ -17,6 +17,8 @@ export interface MethodVariant {
   options?: Record<string, number | boolean>;
   /** default: the method's own */
   order?: string;
+  /** most batch rows per UNet call (2: Composite one LoRA per call) */
+  maxBatchRows?: number;
 }
 
 export const DEFAULT_VARIANTS: readonly MethodVariant[] = [
@@ -63,7 +65,7 @@ export async function runQuality(model: Model, sets: readonly ConceptName[][], o
       for (const seed of o.seeds) {
         const settings = resolveSettings({ prompt, seed, steps: o.steps, sampler: o.sampler, cfg: o.cfg }, model.folder);
         const t = performance.now();
-        const r = await txt2img(model, settings, { method });
+        const r = await txt2img(model, settings, { method, maxBatchRows: variant.maxBatchRows });
         const ms = performance.now() - t;
         const image: RgbImage = { data: r.rgb, width: r.width, height: r.height };
         const hits = Object.fromEntries(concepts.map((c) => [c, detectors[c](image).hit]));

@@ -69,8 +69,8 @@ async function open(req: OpenRequest): Promise<State> {
     const t = performance.now();
     const derived = await derivedGraph(req.unetPath, 'unet', [LORA_CPU_PASS], req.cacheDir);
     rewriteMs = performance.now() - t;
-    // targets.json is written last by a rewrite; older than this call: the graph came from the cache
-    rewriteCached = (await stat(join(dirname(derived.path), 'targets.json'))).mtimeMs < startedAt;
+    // passes.json is written last by a rewrite; older than this call: the graph came from the cache
+    rewriteCached = (await stat(join(dirname(derived.path), 'passes.json'))).mtimeMs < startedAt;
     graphPath = derived.path;
   }
   const t = performance.now();

@@ -1,5 +1,6 @@
 /** The text-to-image pipeline and the composition methods it runs. See docs/engine.md. */
-export { txt2img, unetRowsPerCall, type StageTimings, type StepLog, type StepProgress, type Txt2ImgOptions, type Txt2ImgResult } from './txt2img';
+export { unetCall, unetRowsPerCall, type StepInputs } from './unet-call';
+export { txt2img, type StageTimings, type StepLog, type StepProgress, type Txt2ImgOptions, type Txt2ImgResult } from './txt2img';
 export type { CompositionMethod, DeepFeature, MethodStep, NoisePrediction, UnetCall, UnetRequest, UnetResult } from './composition';
 export { Merge } from './merge';
 export { Switch, switchSlot } from './switch';

@@ -18,12 +18,13 @@ import { ChordError } from '../errors';
 import type { Model } from '../model/model';
 import { createScheduler } from '../schedulers';
 import { NoiseGenerator } from '../schedulers/noise';
-import { batchItem, planarToRgbBytes, repeat, scale, type FloatTensor } from '../tensor';
+import { planarToRgbBytes, scale, type FloatTensor } from '../tensor';
 import type { PromptEmbeddings } from '../embeddings/prompt';
 import { applyEmphasis, promptWindows } from '../prompt/windows';
 import { emptyWindow } from '../tokenizer';
-import type { CompositionMethod, DeepFeature, UnetCall, UnetRequest, UnetResult } from './composition';
+import type { CompositionMethod } from './composition';
 import { guide } from './guidance';
+import { unetCall, unetRowsPerCall } from './unet-call';
 import { Merge } from './merge';
 import { latentPreview, type PreviewImage } from './preview';
 import type { GenerationSettings } from './settings';
@@ -80,18 +81,6 @@ export interface Txt2ImgResult {
   height: number;
   timings: StageTimings;
   steps: StepLog[];
-}
-
-/**
- * How many batch rows one UNet call may hold. Self-attention maps dominate activation memory:
- * per row, about heads x (h w)^2 floats at the finest attention level (SD 1.x: 8 heads at the
- * latent size), a few times over. Budget: CHORD_UNET_MEMORY_MB, default 4096. At 512 x 512 (a
- * 64 x 64 latent) that is 2 rows (one CFG pair per call); at 256 x 256, 38 rows.
- */
-export function unetRowsPerCall(latentHeight: number, latentWidth: number, budgetMb = Number(process.env.CHORD_UNET_MEMORY_MB) || 4096): number {
-  const tokens = latentHeight * latentWidth;
-  const perRow = 8 * tokens * tokens * 4 * 3;
-  return Math.max(2, 2 * Math.floor(budgetMb * 2 ** 20 / perRow / 2));
 }
 
 export async function txt2img(model: Model, settings: GenerationSettings, options: Txt2ImgOptions = {}): Promise<Txt2ImgResult> {
@@ -152,30 +141,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
     const timestep = scheduler.timesteps[i];
     const modelInput = scheduler.scaleModelInput(latents, i);
     const cost = { full: 0, shallow: 0 };
-    const unet: UnetCall = async (request) => {
-      const depth = request.depth ?? 'full';
-      cost[depth === 'shallow' ? 'shallow' : 'full'] += request.configs.length;
-      // the configurations in as few calls as memory allows, each on the CFG pair
-      const perCall = Math.max(1, Math.floor(maxRows / 2));
-      const result: UnetResult = { predictions: [], deep: depth === 'fill' ? [] : undefined };
-      for (let start = 0; start < request.configs.length; start += perCall) {
-        const part = sliceRequest(request, start, start + perCall);
-        const n = part.configs.length;
-        const out = await model.runUnet({
-          sample: { data: repeat(modelInput, 2 * n), dims: [2 * n, ...latentDims.slice(1)] },
-          timestep,
-          context: { data: repeat(context.data, n), dims: [2 * n, ...context.dims.slice(1)] },
-          loras: part.configs.flatMap((c) => [c, c]),
-          depth,
-          deepFeature: part.deep ? joinRows(part.deep) : undefined,
-        });
-        for (let j = 0; j < n; j++) {
-          result.predictions.push({ uncond: batchItem(out.eps, latentSize, 2 * j), cond: batchItem(out.eps, latentSize, 2 * j + 1) });
-        }
-        if (out.deepFeature) result.deep?.push(...splitRows(out.deepFeature, n));
-      }
-      return result;
-    };
+    const unet = unetCall(model, { modelInput, latentDims, timestep, context, maxRows }, cost);
     const done = await method.predict(i, total, unet);
     latents = scheduler.step(guide(done.prediction, settings.cfg), i, latents, stepNoise);
     steps.push({ step: i, active: done.active, dominant: done.dominant, refreshed: done.refreshed ?? [], ...cost });
@@ -196,27 +162,6 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   const rgb = planarToRgbBytes(image.data, settings.width, settings.height);
   timings.decode = performance.now() - t;
   return { rgb, width: settings.width, height: settings.height, timings, steps };
-}
-
-function sliceRequest(request: UnetRequest, from: number, to: number): UnetRequest {
-  return { configs: request.configs.slice(from, to), depth: request.depth, deep: request.deep?.slice(from, to) };
-}
-
-/** Deep features of several configurations (each [2, ...]) as one batch. */
-function joinRows(features: readonly DeepFeature[]): DeepFeature {
-  const data = new Float32Array(features.reduce((n, f) => n + f.data.length, 0));
-  let offset = 0;
-  for (const f of features) {
-    data.set(f.data, offset);
-    offset += f.data.length;
-  }
-  return { data, dims: [2 * features.length, ...features[0].dims.slice(1)] };
-}
-
-/** A batch of 2n rows -> n deep features of 2 rows (one CFG pair) each. */
-function splitRows(feature: DeepFeature, n: number): DeepFeature[] {
-  const size = feature.data.length / n;
-  return Array.from({ length: n }, (_, j) => ({ data: feature.data.slice(j * size, (j + 1) * size), dims: [2, ...feature.dims.slice(1)] }));
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {
