@@ -88,3 +88,56 @@ describe('readTorchZip limits', () => {
     expect(() => readTorchZip(zip, 'bomb.pt', 1000)).toThrow('bomb.pt unpacks to more than 1000 bytes');
   });
 });
+
+describe('readTorchZip: hand-made pickles', () => {
+  /** pickle opcodes from parts: strings become BINUNICODE, numbers BININT1, arrays raw opcodes */
+  function pickle(...parts: Array<string | number | number[]>): Uint8Array {
+    const out: number[] = [0x80, 2];
+    for (const p of parts) {
+      if (typeof p === 'number') out.push(0x4b, p);
+      else if (Array.isArray(p)) out.push(...p);
+      else {
+        const bytes = new TextEncoder().encode(p);
+        out.push(0x58, bytes.length, 0, 0, 0, ...bytes);
+      }
+    }
+    return Uint8Array.from([...out, 0x2e]);
+  }
+  const op = { MARK: [0x28], TUPLE: [0x74], TUPLE1: [0x85], EMPTY_DICT: [0x7d], EMPTY_TUPLE: [0x29], SETITEM: [0x73], REDUCE: [0x52], PERSID: [0x51], FALSE: [0x89], TRUE: [0x88] };
+  const global = (module: string, name: string) => [0x63, ...new TextEncoder().encode(`${module}\n${name}\n`)];
+  const orderedDict = [...global('collections', 'OrderedDict'), ...op.EMPTY_TUPLE, ...op.REDUCE];
+
+  it('reads a parameter saved with _rebuild_parameter_with_state (newer PyTorch), dropping the state', async () => {
+    const { zipSync } = await import('fflate');
+    const { readTorchZip } = await import('../../src/engine/embeddings/torch-zip');
+    const tensor = [
+      ...global('torch._utils', '_rebuild_tensor_v2'),
+      ...op.MARK,
+    ];
+    const data = pickle(
+      op.EMPTY_DICT, 'string_to_param', op.EMPTY_DICT, '*',
+      global('torch._utils', '_rebuild_parameter_with_state'), op.MARK,
+      tensor, op.MARK, 'storage', global('torch', 'FloatStorage'), '0', 'cpu', 2, op.TUPLE, op.PERSID,
+      0, 2, op.TUPLE1, 1, op.TUPLE1, op.FALSE, orderedDict, op.TUPLE, op.REDUCE,
+      op.TRUE, orderedDict, op.EMPTY_DICT, op.TUPLE, op.REDUCE,
+      op.SETITEM, op.SETITEM,
+    );
+    const zip = zipSync({ 'e/data.pkl': data, 'e/data/0': new Uint8Array(new Float32Array([0.5, -2]).buffer) });
+    const root = readTorchZip(zip, 'state.pt');
+    const params = root !== null && typeof root === 'object' && !Array.isArray(root) && root.kind === 'dict' ? root.entries.get('string_to_param') : undefined;
+    const t = params !== undefined && params !== null && typeof params === 'object' && !Array.isArray(params) && params.kind === 'dict' ? params.entries.get('*') : undefined;
+    expect(t).toMatchObject({ kind: 'tensor', shape: [2] });
+    expect([...(t as { data: Float32Array }).data]).toEqual([0.5, -2]);
+  });
+
+  it('refuses a call of an allowed global with arguments it does not read, and unknown instructions', async () => {
+    const { zipSync } = await import('fflate');
+    const { readTorchZip } = await import('../../src/engine/embeddings/torch-zip');
+    const call = zipSync({ 'e/data.pkl': pickle(global('torch._utils', '_rebuild_parameter'), 'x', op.TUPLE1, op.REDUCE) });
+    expect(() => readTorchZip(call, 'p.pt')).toThrow(/makes a parameter of something that is not a tensor/);
+    const unknown = zipSync({ 'e/data.pkl': pickle([0x93]) });
+    expect(() => readTorchZip(unknown, 'u.pt')).toThrow(/uses the pickle instruction 0x93/);
+    const builtins = zipSync({ 'e/data.pkl': pickle(global('builtins', 'eval')) });
+    expect(() => readTorchZip(builtins, 'b.pt')).toThrow(/names the Python object "builtins\.eval"/);
+  });
+});

@@ -35,7 +35,13 @@ const STORAGE_TYPES: Record<string, TorchTensor['dtype']> = {
   'torch DoubleStorage': 'float64',
 };
 const BYTES_PER: Record<TorchTensor['dtype'], number> = { float32: 4, float16: 2, bfloat16: 2, float64: 8 };
-const ALLOWED_CALLS = new Set(['torch._utils _rebuild_tensor_v2', 'torch._utils _rebuild_parameter', 'collections OrderedDict']);
+const ALLOWED_CALLS = new Set([
+  'torch._utils _rebuild_tensor_v2',
+  'torch._utils _rebuild_parameter',
+  // newer PyTorch, for a parameter with extra Python state (which is dropped here)
+  'torch._utils _rebuild_parameter_with_state',
+  'collections OrderedDict',
+]);
 
 /** At most this many stored values in one file (an embedding has a few thousand). */
 const MAX_ELEMENTS = 64 * 1024 * 1024;
@@ -341,7 +347,7 @@ function runPickle(pkl: Uint8Array, file: string, storage: (key: string) => Uint
           refuse(file, 'calls something other than a tensor rebuild');
         }
         if (fn.name === 'collections OrderedDict') stack.push({ kind: 'dict', entries: new Map() });
-        else if (fn.name === 'torch._utils _rebuild_parameter') {
+        else if (fn.name === 'torch._utils _rebuild_parameter' || fn.name === 'torch._utils _rebuild_parameter_with_state') {
           const t = args[0];
           if (typeof t !== 'object' || t === null || Array.isArray(t) || t.kind !== 'tensor') refuse(file, 'makes a parameter of something that is not a tensor');
           stack.push(t);
