@@ -10,6 +10,7 @@ import { type GenerateRequest, type GenerateResult, type MethodRequest, startEng
 import { requestFromRecord } from './host/remake';
 import { inspectLora } from './lora/metadata';
 import { fuseLorasIntoFolder } from './model/fuse';
+import { wholeNumber } from './numbers';
 import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { findMethod, METHOD_NAMES } from './pipeline/methods';
 import { SAMPLER_CHOICES } from './pipeline/settings';
@@ -47,11 +48,13 @@ function oneLine(text: string): string {
 
 // ---- option parsers: a bad value is a one-line usage error from commander ----
 
-function wholeNumber(name: string, min: number) {
+function wholeNumberOption(name: string, min: number) {
   return (text: string): number => {
-    const n = Number(text);
-    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}.`);
-    return n;
+    try {
+      return wholeNumber(/^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN, name, min);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
   };
 }
 
@@ -303,7 +306,11 @@ async function loraInspect(file: string, o: { json?: boolean }, io: CliIo): Prom
 async function loraFuse(o: { model: string; lora?: LoraSpec[]; out: string }, io: CliIo): Promise<number> {
   const result = await fuseLorasIntoFolder(o.model, o.lora ?? [], o.out);
   for (const l of result.loras) {
-    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}`);
+    const absent = Object.entries(l.absentModules).map(([part, n]) => `, skipped ${n} ${part} modules (no ${part}/ in the model folder)`);
+    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}${absent.join('')}`);
+  }
+  if (result.absentParts.length > 0) {
+    io.out(`note: the model folder has no ${result.absentParts.map((p) => `${p}/`).join(' or ')}; fused ${result.fusedParts.map((p) => `${p}/`).join(' and ')} only.`);
   }
   io.out(result.outDir);
   return 0;
@@ -330,24 +337,24 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
     .option('--embedding-dir <dir>', 'folder of textual-inversion embeddings the prompts may name (repeatable)', collect(String))
-    .option('--steps <n>', 'denoising steps (default 20)', wholeNumber('--steps', 1))
+    .option('--steps <n>', 'denoising steps (default 20)', wholeNumberOption('--steps', 1))
     .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
     .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
     .option('--karras', 'Karras sigmas (dpmpp_2m)')
-    .option('--seed <n>', 'seed (default: random)', wholeNumber('--seed', 0))
-    .option('--width <px>', 'image width (default: the model size)', wholeNumber('--width', 1))
-    .option('--height <px>', 'image height (default: the model size)', wholeNumber('--height', 1))
-    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumber('--batch-count', 1))
+    .option('--seed <n>', 'seed (default: random)', wholeNumberOption('--seed', 0))
+    .option('--width <px>', 'image width (default: the model size)', wholeNumberOption('--width', 1))
+    .option('--height <px>', 'image height (default: the model size)', wholeNumberOption('--height', 1))
+    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumberOption('--batch-count', 1))
     .option('--out <file>', 'output PNG (numbered when --batch-count > 1)')
     .option('--outdir <dir>', 'output folder (default ./outputs)')
     .addOption(new Option('--provider <name>', 'execution provider (default auto)').choices(['auto', ...PROVIDER_NAMES, 'directml']))
     .addOption(new Option('--method <name>', 'how several LoRAs are composed (default merge)').choices([...METHOD_NAMES]))
     .option('--order <rule>', 'LoRA order: freq, reverse, user, category, or NAME,NAME,... (default: the method\'s)')
     .option('--high-frequency <names>', 'cmlora: NAME,NAME,... are the high-frequency set H, the rest L (default: measured)')
-    .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumber('--switch-interval', 1))
+    .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumberOption('--switch-interval', 1))
     .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
     .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
-    .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumber('--max-batch-rows', 2))
+    .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--from <image>', 'make an image again from the settings stored in it')
     .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name: <lora:name:w> tags in the prompt, --from (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')

@@ -3,10 +3,9 @@
  * Runtime blocks the thread it runs on); until it is wired in, this host answers what it can
  * without it (app info, bundled models) and refuses generation with a clear error.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChordError } from '../engine/errors';
-import type { AppInfo, JobEventListener, ModelSummary } from '../shared/api';
+import { ApiError, type AppInfo, type JobEventListener, type ModelSummary } from '../shared/api';
 import type { ApiHost } from '../shared/dispatch';
 
 export interface EngineHostOptions {
@@ -26,11 +25,12 @@ export function createDisconnectedEngineHost(options: EngineHostOptions): ApiHos
     },
     listModels: () => findModelFolders(options.bundledModelsDir, true),
     async generate() {
-      throw new ChordError(
-        'ENGINE_UNAVAILABLE',
-        'The image engine is not connected to the app yet, so nothing can be generated here.',
-        'Use the chord command line to generate images for now.',
-      );
+      // an ApiError, not the engine's ChordError: main loads no engine code (docs/layering.md)
+      throw new ApiError({
+        code: 'ENGINE_UNAVAILABLE',
+        message: 'The image engine is not connected to the app yet, so nothing can be generated here.',
+        hint: 'Use the chord command line to generate images for now.',
+      });
     },
     // Nothing ever runs here, so there is nothing to stop.
     async cancel() {},
@@ -66,15 +66,8 @@ export async function findModelFolders(dir: string, bundled: boolean): Promise<M
   const models: ModelSummary[] = [];
   for (const name of names.sort()) {
     const folder = join(dir, name);
-    if (await isFile(join(folder, 'model_index.json'))) models.push({ id: folder, name, bundled });
+    const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+    if (entries.some((e) => e.name === 'model_index.json' && e.isFile())) models.push({ id: folder, name, bundled });
   }
   return models;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }

@@ -4,6 +4,7 @@
  * `chord serve` both use it, so both validate and report errors the same way.
  */
 import {
+  ApiError,
   parseGenerateRequest,
   parseJobId,
   type ApiErrorData,
@@ -71,10 +72,11 @@ interface CodedError extends Error {
 
 /**
  * A thrown value as error data. ChordErrors (recognised by name, since this module may not import
- * the engine) keep code, message and hint; anything else is a bug and says so in one line.
+ * the engine) and ApiErrors (what the app side throws, e.g. a host without an engine) keep code,
+ * message and hint; anything else is a bug and says so in one line.
  */
 export function toErrorData(error: unknown): ApiErrorData {
-  if (isChordErrorLike(error)) {
+  if (isChordErrorLike(error) || error instanceof ApiError) {
     const data: ApiErrorData = { code: error.code, message: error.message };
     if (typeof error.hint === 'string') data.hint = error.hint;
     return data;

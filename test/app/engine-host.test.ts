@@ -40,7 +40,7 @@ describe('disconnected engine host', () => {
     const info = await host().getInfo();
     expect(info.version).toBe('0.1.0');
     expect(info.engine.providers).toContain('cpu');
-    // CUDA needs the download Chord skips (.npmrc), so it is not offered.
+    // CUDA needs the download Chord's install skips (package.json allowScripts), so it is not offered.
     expect(info.engine.providers).not.toContain('cuda');
   });
 
@@ -58,6 +58,6 @@ describe('disconnected engine host', () => {
       height: 64,
       batchCount: 1,
     };
-    await expect(host().generate(request)).rejects.toMatchObject({ name: 'ChordError', code: 'ENGINE_UNAVAILABLE' });
+    await expect(host().generate(request)).rejects.toMatchObject({ name: 'ApiError', code: 'ENGINE_UNAVAILABLE' });
   });
 });

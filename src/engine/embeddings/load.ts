@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { ChordError } from '../errors';
-import { type HashCache, hashFile } from '../png/hash';
+import { type HashCache, hashFile } from '../hash';
 import { withSafetensors } from '../safetensors';
 import { type PickleValue, readTorchZip, type TorchTensor } from './torch-zip';
 

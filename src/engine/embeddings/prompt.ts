@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { findTokenEmbedding, readModel } from '../onnx';
 import { indexGraph } from '../onnx/graph';
 import { graphOf } from '../onnx/proto';
-import type { HashCache } from '../png/hash';
+import type { HashCache } from '../hash';
 import { listNamedFiles, type NamedFile } from '../prompt/library';
 import { type EmbeddingToken, promptWindows } from '../prompt/windows';
 import type { Tokenizer } from '../tokenizer/types';
