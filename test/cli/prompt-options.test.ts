@@ -1,9 +1,10 @@
 /** `chord` options for prompt syntax: --lora-dir, --embedding-dir, tokenize placeholders, info's TI hashes. */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/engine/cli';
+import { encodeText, insertChunks } from '../../src/engine/png/chunks';
 import { writeSafetensors } from '../../src/engine/safetensors';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
 
@@ -61,6 +62,16 @@ describe('chord prompt options', () => {
     await writeSafetensors(join(other, 'glyphzorb.safetensors'), { emb_params: { dtype: 'F32', shape: [1, 64], data: new Float32Array(64).fill(0.1) } });
     const changed = await cli('generate', '--from', out, '--embedding-dir', other, '--out', join(tmp.dir, 'y.png'));
     expect(changed.err[0]).toMatch(/^chord: The embedding .*glyphzorb\.safetensors is not the glyphzorb this image was made with \(its hash differs\)\./);
+  });
+
+  it('info reads the TI hashes of an image made by A1111', async () => {
+    const rgb = new Uint8Array(4 * 4 * 3).fill(128);
+    const png = await sharp(rgb, { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer();
+    const text = 'a cat, EasyNegative\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 4x4, TI hashes: "easynegative: c74b4e810b03, bad_hands: 1234567890ab", Version: v1.10.1';
+    const file = join(tmp.dir, 'a1111.png');
+    writeFileSync(file, insertChunks(png, [encodeText('parameters', text)]));
+    const r = await cli('info', file);
+    expect(r.out).toContain('Embeddings (TI hashes): easynegative c74b4e810b03, bad_hands 1234567890ab');
   });
 
   it('an unknown tag is one line naming the folders searched', async () => {
