@@ -139,6 +139,7 @@ interface GenerateOptions {
   highFrequency?: string;
   loraDir?: string[];
   embeddingDir?: string[];
+  methodOption?: string[];
 }
 
 /** C1,C2: two whole numbers of at least 1. */
@@ -169,6 +170,13 @@ function methodRequest(o: GenerateOptions): MethodRequest | undefined {
   if (o.cache === false) {
     only('--no-cache', 'cmlora');
     options.cache = false;
+  }
+  for (const text of o.methodOption ?? []) {
+    const m = /^\s*([A-Za-z]\w*)\s*=\s*(.+?)\s*$/.exec(text);
+    if (!m) throw new ChordError('BAD_ARGUMENT', `--method-option takes NAME=VALUE (got "${text}").`, 'For example --method-option mix=0.5.');
+    const raw = m[2].toLowerCase();
+    options[m[1]] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) ? Number(raw) : Number.NaN;
+    if (Number.isNaN(options[m[1]])) throw new ChordError('BAD_ARGUMENT', `--method-option ${m[1]} must be a number, true or false (got "${m[2]}").`);
   }
   return o.method === undefined && Object.keys(options).length === 0 ? undefined : { name, options };
 }
@@ -354,6 +362,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumberOption('--switch-interval', 1))
     .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
     .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
+    .option('--method-option <name=value>', "any option of the method (repeatable), e.g. mix=0.5 for spectral", collect((t: string) => t))
     .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--from <image>', 'make an image again from the settings stored in it')
     .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name: <lora:name:w> tags in the prompt, --from (repeatable)', collect((d: string) => d))

@@ -23,6 +23,7 @@ import {
   type UnetRequest,
 } from '../../src/engine/pipeline';
 import { resolveSettings } from '../../src/engine/pipeline/settings';
+import { bandWeights, blendBands, gaussianLowPass, SpectralComposite } from '../../src/engine/pipeline/spectral-composite';
 import { makeTmpDir, testModelDir } from './helpers';
 
 /**
@@ -132,6 +133,34 @@ describe('CMLoRA', () => {
   });
 });
 
+describe('spectral composite (experimental)', () => {
+  it('low-passes planes: a constant stays, a checkerboard (amplitude 1) flattens to near its mean', () => {
+    expect([...gaussianLowPass(new Float32Array(32).fill(3), 4, 4, 1.5)].every((v) => Math.abs(v - 3) < 1e-6)).toBe(true);
+    const board = Float32Array.from({ length: 64 }, (_, i) => ((i % 8) + Math.floor(i / 8)) % 2);
+    const low = gaussianLowPass(board, 8, 8, 2);
+    expect(Math.max(...low.slice(18, 22)) - Math.min(...low.slice(18, 22))).toBeLessThan(0.05);
+    expect(Math.abs(low[27] - 0.5)).toBeLessThan(0.05);
+    expect(gaussianLowPass(board, 8, 8, 0)).toEqual(board);
+    expect(() => gaussianLowPass(new Float32Array(10), 4, 4, 1)).toThrow(RangeError);
+  });
+
+  it('band weights: H leads the high band, L the low band, each band sums to 1; mix 1 is Composite', async () => {
+    const w = bandWeights([true, false], 0.25);
+    expect(w.high).toEqual([0.8, 0.2]);
+    expect(w.low).toEqual([0.2, 0.8]);
+    const parts = [Float32Array.from({ length: 16 }, (_, i) => i), Float32Array.from({ length: 16 }, (_, i) => (i * 7) % 5)];
+    const blended = blendBands(parts, bandWeights([true, false], 1), 4, 4, 1);
+    parts[0].forEach((_, i) => expect(blended[i]).toBeCloseTo((parts[0][i] + parts[1][i]) / 2, 5));
+    const log: UnetRequest[] = [];
+    const m = new SpectralComposite([1, 1], [0, 1], new Set([0]), { mix: 0.25, cutoff: 0.25 });
+    m.begin(4, false, [1, 1, 1, 2]);
+    const out = await m.predict(0, 4, fakeUnet(log));
+    expect(log[0].configs).toEqual([[1, 0], [0, 1]]);
+    // constant predictions have no high band: the low band's weights decide, 0.2 x 1 + 0.8 x 1
+    expect([...out.prediction.uncond].map((v) => Number(v.toFixed(5)))).toEqual([1, 1]);
+  });
+});
+
 describe('method registry', () => {
   it('names every method and completes options with defaults', () => {
     expect(findMethod('Switch').name).toBe('switch');
@@ -149,7 +178,7 @@ describe('method registry', () => {
       }
       return 'no error';
     };
-    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora.');
+    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora, spectral.');
     expect(() => resolveMethodOptions(findMethod('switch'), { c1: 2 })).toThrow(/no option "c1"/);
     expect(() => resolveMethodOptions(findMethod('switch'), { tau: 0 })).toThrow(/tau .* from 1 to 1000 \(got 0\)/);
     expect(() => resolveMethodOptions(findMethod('cmlora'), { cache: 1 })).toThrow(/true or false/);

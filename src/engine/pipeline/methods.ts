@@ -9,6 +9,7 @@ import { Cmlora } from './cmlora';
 import type { CompositionMethod } from './composition';
 import { Composite } from './composite';
 import { Merge } from './merge';
+import { SpectralComposite } from './spectral-composite';
 import { Switch } from './switch';
 
 export type MethodOptionValue = number | string | boolean;
@@ -16,8 +17,8 @@ export type MethodOptions = Record<string, MethodOptionValue>;
 
 export interface MethodOptionSpec {
   name: string;
-  kind: 'int' | 'boolean';
-  /** int only */
+  kind: 'int' | 'number' | 'boolean';
+  /** int and number only */
   min?: number;
   max?: number;
   default: number | boolean;
@@ -51,6 +52,8 @@ export interface MethodDefinition {
   minLoras: number;
   /** UNet evaluations (of one CFG row pair) per step, for N LoRAs, as a formula for people */
   cost: string;
+  /** Chord's own, not from a paper: measured in docs/composition.md, may change */
+  experimental?: boolean;
   create(context: MethodContext, options: Readonly<Record<string, number | boolean>>): CompositionMethod;
 }
 
@@ -109,6 +112,21 @@ export const METHODS: readonly MethodDefinition[] = [
       return new Cmlora(c.weights, high, low, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
     },
   },
+  {
+    name: 'spectral',
+    label: 'Spectral composite',
+    summary: 'experimental: each LoRA alone every step, blended per frequency band by its measured class',
+    options: [
+      { name: 'mix', kind: 'number', min: 0, max: 1, default: 0.25, description: "weight of a LoRA in the other set's band, relative to 1" },
+      { name: 'cutoff', kind: 'number', min: 0.01, max: 1, default: 0.08, description: "low band's Gaussian sigma, as a fraction of the latent side" },
+    ],
+    defaultOrder: 'freq',
+    needsFrequencyClasses: true,
+    minLoras: 1,
+    cost: 'N',
+    experimental: true,
+    create: (c, o) => new SpectralComposite(c.weights, c.order, c.highFrequency ?? new Set(), { mix: o.mix as number, cutoff: o.cutoff as number }),
+  },
 ];
 
 export const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
@@ -138,8 +156,9 @@ export function resolveMethodOptions(definition: MethodDefinition, given: Readon
       out[spec.name] = value;
       continue;
     }
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
-      throw new ChordError('BAD_ARGUMENT', `${definition.label} option ${spec.name} (${spec.description}) must be a whole number from ${spec.min} to ${spec.max} (got ${JSON.stringify(value)}).`);
+    const whole = spec.kind === 'int';
+    if (typeof value !== 'number' || !Number.isFinite(value) || (whole && !Number.isInteger(value)) || value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
+      throw new ChordError('BAD_ARGUMENT', `${definition.label} option ${spec.name} (${spec.description}) must be a ${whole ? 'whole number' : 'number'} from ${spec.min} to ${spec.max} (got ${JSON.stringify(value)}).`);
     }
     out[spec.name] = value;
   }
@@ -147,6 +166,6 @@ export function resolveMethodOptions(definition: MethodDefinition, given: Readon
 }
 
 /** What a host shows of the registry (CLI help, the app's method selector). */
-export function describeMethods(): { name: string; label: string; summary: string; cost: string; defaultOrder: DefaultOrder; options: MethodOptionSpec[] }[] {
-  return METHODS.map((m) => ({ name: m.name, label: m.label, summary: m.summary, cost: m.cost, defaultOrder: m.defaultOrder, options: [...m.options] }));
+export function describeMethods(): { name: string; label: string; summary: string; cost: string; defaultOrder: DefaultOrder; experimental: boolean; options: MethodOptionSpec[] }[] {
+  return METHODS.map((m) => ({ name: m.name, label: m.label, summary: m.summary, cost: m.cost, defaultOrder: m.defaultOrder, experimental: m.experimental ?? false, options: [...m.options] }));
 }

@@ -131,7 +131,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
 
   // 4. denoise
   const cachedPasses = method.wantsCachedPasses ? await model.enableCachedPasses() : false;
-  method.begin(settings.steps, cachedPasses);
+  method.begin(settings.steps, cachedPasses, latentDims);
   const maxRows = Math.max(2, options.maxBatchRows ?? unetRowsPerCall(h, w));
   const steps: StepLog[] = [];
   const total = scheduler.timesteps.length;
