@@ -17,6 +17,7 @@ import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
 import { DEFAULT_PROFILE_SETTINGS, DEFAULT_THRESHOLD, LoraProfiler } from './spectral';
 import { loadTokenizer, tokenizePrompt } from './tokenizer';
+import { promptTokenIds } from './prompt/cli-tokenize';
 
 /** Where the CLI writes; replaced in tests. */
 export interface CliIo {
@@ -138,6 +139,7 @@ interface GenerateOptions {
   from?: string;
   highFrequency?: string;
   loraDir?: string[];
+  embeddingDir?: string[];
   methodOption?: string[];
 }
 
@@ -190,7 +192,11 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
     }
     const info = await readImageInfo(o.from);
     if (!info.chord) throw new ChordError('PNG_INVALID', `${o.from} holds no Chord settings, so it cannot be remade.`, 'Use an image Chord made (chord info shows its settings).');
-    request = { ...(await requestFromRecord(info.chord, { model: o.model, output, loraDirs: o.loraDir })), provider: o.provider ? parseProviderChoice(o.provider) : 'auto' };
+    request = {
+      ...(await requestFromRecord(info.chord, { model: o.model, output, loraDirs: o.loraDir })),
+      provider: o.provider ? parseProviderChoice(o.provider) : 'auto',
+      embeddingDirs: o.embeddingDir,
+    };
     return runGenerate(request, o, io);
   }
   if (prompt === undefined) throw new ChordError('BAD_ARGUMENT', 'A prompt is required.', 'chord generate "PROMPT" (or --from IMAGE to remake an image).');
@@ -213,6 +219,8 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
     order: o.order,
     highFrequency: o.highFrequency?.split(',').map((n) => n.trim()).filter(Boolean),
     maxBatchRows: o.maxBatchRows,
+    loraDirs: o.loraDir,
+    embeddingDirs: o.embeddingDir,
   };
   return runGenerate(request, o, io);
 }
@@ -251,10 +259,10 @@ async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: Cli
   }
 }
 
-async function tokenize(prompts: string[], o: { model: string; json?: boolean }, io: CliIo): Promise<number> {
+async function tokenize(prompts: string[], o: { model: string; json?: boolean; embeddingDir?: string[] }, io: CliIo): Promise<number> {
   const tok = await loadTokenizer(o.model);
   for (const prompt of prompts) {
-    const ids = tokenizePrompt(tok, prompt);
+    const ids = o.embeddingDir ? await promptTokenIds(tok, o.model, prompt, o.embeddingDir) : tokenizePrompt(tok, prompt);
     if (o.json) io.out(JSON.stringify({ ids, count: ids.length }));
     else io.out(`${ids.length} tokens: ${ids.join(' ')}`);
   }
@@ -270,6 +278,8 @@ async function info(image: string, o: { json?: boolean }, io: CliIo): Promise<nu
   io.out(`${image}: ${i.width}x${i.height}`);
   if (!i.hasMetadata) io.out('no generation settings stored');
   if (i.parameters !== undefined) io.out(i.parameters);
+  const ti = i.a1111?.tiHashes ?? [];
+  if (ti.length > 0) io.out(`Embeddings (TI hashes): ${ti.map((e) => `${e.name} ${e.hash}`).join(', ')}`);
   if (i.chord) {
     const loras = i.chord.loras.map((l) => `${l.name} (${l.weight})`).join(', ') || 'none';
     io.out(`Chord: ${i.chord.method}, LoRAs: ${loras}, engine ${i.chord.engineVersion}`);
@@ -389,6 +399,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--negative <text>', 'negative prompt')
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
+    .option('--embedding-dir <dir>', 'folder of textual-inversion embeddings the prompts may name (repeatable)', collect(String))
     .option('--steps <n>', 'denoising steps (default 20)', wholeNumberOption('--steps', 1))
     .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
     .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
@@ -409,7 +420,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--method-option <name=value>', "any option of the method (repeatable), e.g. mix=0.5 for spectral", collect((t: string) => t))
     .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--from <image>', 'make an image again from the settings stored in it')
-    .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name (repeatable)', collect((d: string) => d))
+    .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name: <lora:name:w> tags in the prompt, --from (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')
     .action((prompt: string | undefined, o: GenerateOptions) => run(() => generate(prompt, o, io)));
 
@@ -419,7 +430,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .argument('<prompt...>', 'one or more prompts')
     .addOption(modelOption())
     .option('--json', 'one JSON object per prompt and line: {"ids":[...],"count":N}')
-    .action((prompts: string[], o: { model: string; json?: boolean }) => run(() => tokenize(prompts, o, io)));
+    .option('--embedding-dir <dir>', 'show the embeddings of these folders as their placeholder ids (repeatable)', collect(String))
+    .action((prompts: string[], o: { model: string; json?: boolean; embeddingDir?: string[] }) => run(() => tokenize(prompts, o, io)));
 
   program
     .command('info')

@@ -71,7 +71,7 @@ describe('chord lora profile (in process)', () => {
     expect(missing.err[0]).toMatch(/^chord: .*nope\.safetensors/);
     const seeds = await cli('lora', 'profile', '--seeds', '0', join(LORAS, 'zorb.safetensors'));
     expect(seeds.code).toBe(1);
-    expect(seeds.err).toEqual(["chord: option '--seeds <n>' argument '0' is invalid. --seeds must be a whole number of at least 1."]);
+    expect(seeds.err).toEqual(["chord: option '--seeds <n>' argument '0' is invalid. --seeds must be a whole number of at least 1 (got 0)."]);
     const none = await cli('lora', 'profile');
     expect(none.code).toBe(1);
     expect(none.err).toEqual(["chord: missing required argument 'file'"]);
@@ -82,7 +82,7 @@ describe('chord lora profile (process)', () => {
   it('Ctrl-C stops it after the current step with exit code 130', async () => {
     const processCache = join(tmp.dir, 'process-cache');
     const result = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['bin/chord.js', 'lora', 'profile', '--model', MODEL, '--steps', '1000', '--seeds', '64', join(LORAS, 'dots.safetensors')], {
+      const child = spawn(process.execPath, ['bin/chord.js', 'lora', 'profile', '--model', MODEL, '--steps', '500', '--seeds', '64', join(LORAS, 'dots.safetensors')], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, CHORD_CACHE_DIR: processCache, CHORD_DEBUG: '' },
       });

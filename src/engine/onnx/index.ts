@@ -39,3 +39,4 @@ export {
 } from './unet-cut';
 export { fuseDeltas, type WeightDelta } from './fuse';
 export { encodeModel, decodeModel, metadata, DataType, type ModelProto } from './proto';
+export { addEmbeddingRows, findTokenEmbedding, EXTRA_ROWS_INPUT, EMBEDDING_REWRITE_VERSION, EMBEDDING_METADATA_KEY, type TokenTable } from './embeddings';

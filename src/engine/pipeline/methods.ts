@@ -32,6 +32,8 @@ export type DefaultOrder = 'user' | 'category' | 'freq';
 export interface MethodContext {
   /** user weight of each LoRA, in stack order */
   weights: LoraWeights;
+  /** Merge: the weights while the prompts are encoded, when a tag gave the text encoder others */
+  textEncoderWeights?: LoraWeights;
   /** the order to take them in (indices into the stack) */
   order: readonly number[];
   /** CMLoRA: indices of the high-frequency set H (the rest of `order` is L) */
@@ -67,7 +69,7 @@ export const METHODS: readonly MethodDefinition[] = [
     needsFrequencyClasses: false,
     minLoras: 0,
     cost: '1',
-    create: (c) => new Merge(c.weights),
+    create: (c) => new Merge(c.weights, c.textEncoderWeights),
   },
   {
     name: 'switch',
