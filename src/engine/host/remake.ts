@@ -40,7 +40,14 @@ export async function requestFromRecord(
   record: ChordImageRecord,
   options: { model: string; output: GenerateRequest['output']; loraDirs?: readonly string[] },
 ): Promise<GenerateRequest> {
-  const found = await Promise.all(record.loras.map(async (l) => ({ path: await findRecordedLora(l, options.model, options.loraDirs), weight: l.weight })));
+  const found = await Promise.all(
+    record.loras.map(async (l) => ({
+      path: await findRecordedLora(l, options.model, options.loraDirs),
+      weight: l.weight,
+      ...(l.textEncoderWeight !== undefined ? { textEncoderWeight: l.textEncoderWeight } : {}),
+      ...(l.promptTag ? { promptTag: true } : {}),
+    })),
+  );
   // regional images: bound LoRAs go back to their region (found by its box; boxes never overlap)
   const sameBox = (a: readonly number[], b: readonly number[]) => a.every((x, i) => x === b[i]);
   const regionOf = (k: number) => (record.regions ?? []).findIndex((r) => record.loras[k].region !== undefined && sameBox(r.box, (record.loras[k].region as { box: number[] }).box));
@@ -62,6 +69,9 @@ export async function requestFromRecord(
     width: record.width,
     height: record.height,
     loras,
+    // the prompt's <lora:...> tags are among the recorded LoRAs, found by their hash above
+    ignorePromptTags: true,
+    ...(record.embeddings ? { expectEmbeddings: record.embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
     method: { name: record.method, options: numeric },
     // the recorded order is authoritative whatever rule chose it; so is the H/L split
     order: record.loras.length > 0 ? record.ordering.order.map((k) => names[k]).join(',') : 'user',

@@ -90,9 +90,9 @@ export interface CompositionMethod {
   promptWeights(): LoraWeights;
   /**
    * Called before the first step of every image (a method keeps per-image state, such as caches).
-   * `cachedPasses`: whether the UNet can run shallow passes.
+   * `cachedPasses`: whether the UNet can run shallow passes; `latentDims`: [1, C, h, w].
    */
-  begin(totalSteps: number, cachedPasses: boolean): void;
+  begin(totalSteps: number, cachedPasses: boolean, latentDims?: readonly number[]): void;
   /**
    * Optional, once per image before the first step (after `begin`): may encode more prompts and
    * return a replacement initial latent (regional composition's latent re-initialisation).

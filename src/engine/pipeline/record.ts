@@ -18,6 +18,16 @@ export interface RecordLora {
   weight: number;
   /** regional composition: the region this LoRA is bound to */
   region?: ChordRegionRecord;
+  /** text-encoder weight, when a `<lora:name:w_te:w_unet>` tag made it differ from `weight` */
+  textEncoderWeight?: number;
+  /** given by a `<lora:...>` tag in the prompt */
+  promptTag?: boolean;
+}
+
+export interface RecordEmbedding {
+  name: string;
+  /** sha256 of the file */
+  fileHash: string;
 }
 
 export function imageRecord(
@@ -28,6 +38,7 @@ export function imageRecord(
   batchIndex: number,
   ordering: { rule: string; highFrequency?: number[] } = { rule: 'as-listed' },
   stepLog?: readonly StepLog[],
+  embeddings: readonly RecordEmbedding[] = [],
   regions?: readonly ChordRegionRecord[],
 ): ChordImageRecord {
   const { sampler, karras } = samplerRecord(settings.sampler);
@@ -37,7 +48,16 @@ export function imageRecord(
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
     model,
-    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight, ...(l.region ? { region: l.region } : {}) })),
+    loras: loras.map((l) => ({
+      name: l.name,
+      fileHash: l.fileHash,
+      a1111Hash: l.a1111Hash,
+      weight: l.weight,
+      ...(l.textEncoderWeight !== undefined ? { textEncoderWeight: l.textEncoderWeight } : {}),
+      ...(l.promptTag ? { promptTag: true } : {}),
+      ...(l.region ? { region: l.region } : {}),
+    })),
+    ...(embeddings.length > 0 ? { embeddings: embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
     method: method.name,
     methodOptions: { ...method.options },
     ordering: { rule: ordering.rule, order: [...method.order], ...(ordering.highFrequency ? { highFrequency: ordering.highFrequency } : {}) },
