@@ -76,6 +76,7 @@ describe('generate --region errors', () => {
       [['generate', 'x', '--no-reinit', ...out], /^chord: --no-reinit is an option of --method regional \(the method is merge\)/],
       [['generate', 'x', '--region', '0,0,1,1', '--regions', join(tmp.dir, 'r.json'), ...out], /--region \(repeatable\) or --regions FILE\.json, not both/],
       [['generate', '--from', join(tmp.dir, 'a.png'), '--region', '0,0,1,1'], /--from remakes an image from its own settings/],
+      [['generate', 'x', '--region', '0,0,1,1|zorb <lora:zorb:1>', ...out], /^chord: Region 1 has a <lora:\.\.\.> tag in its prompt/],
     ];
     for (const [args, pattern] of cases) {
       const r = await cli(...args);

@@ -190,6 +190,11 @@ export class Engine {
     if (signal?.aborted) throw new ChordError('CANCELLED', 'Generation cancelled.');
     const batchCount = wholeNumber(request.batchCount ?? 1, 'Batch count', 1, MAX_BATCH_COUNT);
     const regionRequests = request.regions ?? [];
+    regionRequests.forEach((r, i) => {
+      if (extractLoraTags(r.prompt).tags.length > 0 || extractLoraTags(r.negative ?? '').tags.length > 0) {
+        throw new ChordError('BAD_ARGUMENT', `Region ${i + 1} has a <lora:...> tag in its prompt; region LoRAs are bound with the region, not by tags.`, 'Give it in the region: "X0,Y0,X1,Y1|PROMPT|NEGATIVE|FILE:W".');
+      }
+    });
     for (const l of [...(request.loras ?? []), ...regionRequests.flatMap((r) => r.loras ?? [])]) {
       if (l.weight !== undefined && !Number.isFinite(l.weight)) throw new ChordError('BAD_ARGUMENT', `LoRA weight of ${l.path} must be a number.`);
     }
