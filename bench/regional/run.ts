@@ -181,6 +181,9 @@ export interface RegionalSummary {
   correct: number;
   /** each character in its own box (ignoring strays) */
   own: number;
+  /** the first (left / top) character in its box; the second (right / bottom) in its box */
+  first: number;
+  second: number;
   globalHits?: number;
   msPerImage: number;
   msPerStep: number;
@@ -207,6 +210,8 @@ export function summariseRegional(rows: readonly RegionalRow[], steps: number): 
         images: rs.length,
         correct: rs.filter((r) => r.placement.correct).length / rs.length,
         own: rs.filter((r) => r.placement.own[0] && r.placement.own[1]).length / rs.length,
+        first: rs.filter((r) => r.placement.own[0]).length / rs.length,
+        second: rs.filter((r) => r.placement.own[1]).length / rs.length,
         globalHits: withGlobal.length ? withGlobal.filter((r) => r.globalHit).length / withGlobal.length : undefined,
         msPerImage: rs.reduce((a, r) => a + r.ms, 0) / rs.length,
         msPerStep: rs.reduce((a, r) => a + r.stepMs, 0) / rs.length,
@@ -220,7 +225,7 @@ export function summariseRegional(rows: readonly RegionalRow[], steps: number): 
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
 
 export function regionalMarkdown(summary: readonly RegionalSummary[]): string {
-  const head = '| method | scenes | images | both in place, no strays | both in own box | global LoRA detected | ms / image | ms / step | UNet passes / step |';
-  const lines = summary.map((s) => `| ${s.variant} | ${s.group} | ${s.images} | ${pct(s.correct)} | ${pct(s.own)} | ${pct(s.globalHits)} | ${s.msPerImage.toFixed(0)} | ${s.msPerStep.toFixed(1)} | ${s.passesPerStep.toFixed(2)} |`);
-  return [head, '|---|---|---|---|---|---|---|---|---|', ...lines].join('\n');
+  const head = '| method | scenes | images | both in place, no strays | both in own box | first in its box | second in its box | global LoRA detected | ms / image | ms / step | UNet passes / step |';
+  const lines = summary.map((s) => `| ${s.variant} | ${s.group} | ${s.images} | ${pct(s.correct)} | ${pct(s.own)} | ${pct(s.first)} | ${pct(s.second)} | ${pct(s.globalHits)} | ${s.msPerImage.toFixed(0)} | ${s.msPerStep.toFixed(1)} | ${s.passesPerStep.toFixed(2)} |`);
+  return [head, '|---|---|---|---|---|---|---|---|---|---|---|', ...lines].join('\n');
 }
