@@ -195,7 +195,7 @@ describe('method registry', () => {
       }
       return 'no error';
     };
-    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora, spectral.');
+    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora, spectral, regional, regional-passes.');
     expect(() => resolveMethodOptions(findMethod('switch'), { c1: 2 })).toThrow(/no option "c1"/);
     expect(() => resolveMethodOptions(findMethod('switch'), { tau: 0 })).toThrow(/tau .* from 1 to 1000 \(got 0\)/);
     expect(() => resolveMethodOptions(findMethod('cmlora'), { cache: 1 })).toThrow(/true or false/);
