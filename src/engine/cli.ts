@@ -299,7 +299,45 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .requiredOption('--out <dir>', 'new model folder (must not exist or be empty)')
     .action((o: { model: string; lora?: LoraSpec[]; out: string }) => run(() => loraFuse(o, io)));
 
+  program
+    .command('serve')
+    .description('the app in a browser: serve the UI and the engine over HTTP (127.0.0.1 by default)')
+    .option('--host <address>', 'address to listen on; any but 127.0.0.1 needs a token', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one)', wholeNumber('--port', 0), 7860)
+    .option('--token <text>', 'access token required on every request (made and printed for a non-local --host)')
+    .option('--data <dir>', "the app's data folder: LoRA library, queue, gallery (default: CHORD_DATA_DIR or the OS data folder)")
+    .option('--open', 'open the page in the default browser')
+    .action((o: ServeCliOptions) => run(() => serve(o, io)));
+
   return program;
+}
+
+interface ServeCliOptions {
+  host: string;
+  port: number;
+  token?: string;
+  data?: string;
+  open?: boolean;
+}
+
+/**
+ * Runs until SIGINT/SIGTERM. The server is the composition root of the browser app, so it lives
+ * in src/server and is loaded only for this command.
+ */
+async function serve(o: ServeCliOptions, io: CliIo): Promise<number> {
+  if (o.port > 65535) throw new ChordError('BAD_ARGUMENT', `--port must be at most 65535 (got ${o.port}).`);
+  const { startServe } = await import('../server/serve');
+  const server = await startServe({ host: o.host, port: o.port, token: o.token, open: o.open, dataDir: o.data, out: io.out, err: io.err });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.close().finally(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */

@@ -58,6 +58,22 @@ export {
   type GeneratedImage,
   type LoraRequest,
 } from './host';
+export {
+  RestartingEngine,
+  forkEngineProcess,
+  runEngineLoop,
+  type EngineChannel,
+  type EngineSpawner,
+  type EnginePort,
+  type ForkEngineOptions,
+} from './host';
+export type { EngineMessage, HostMessage } from './host';
+
+// the app's services (Electron main, chord serve)
+export * as app from './jobs';
+
+// LoRA files
+export { inspectLora, type LoraInfo } from './lora/metadata';
 
 // images and tokens
 export { saveImage, readImageInfo, type ImageInfo, type ChordImageRecord } from './png';

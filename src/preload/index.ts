@@ -3,15 +3,31 @@
  * ipcRenderer, no event objects, no Node. Runs sandboxed, so it may import only 'electron' and
  * files bundled into it (type-only imports from api.ts keep valibot out).
  */
-import { contextBridge, ipcRenderer } from 'electron';
-import type { ChordBridge, JobEvent } from '../shared/api';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
+import type { ApiMethod, ChordBridge, JobEvent } from '../shared/api';
 import { IPC_CHANNELS, IPC_JOB_EVENT } from '../shared/channels';
 
+const invoke =
+  <M extends ApiMethod>(method: M) =>
+  (...args: Parameters<ChordBridge[M]>): ReturnType<ChordBridge[M]> =>
+    ipcRenderer.invoke(IPC_CHANNELS[method], ...args) as ReturnType<ChordBridge[M]>;
+
 const bridge: ChordBridge = {
-  getInfo: () => ipcRenderer.invoke(IPC_CHANNELS.getInfo),
-  listModels: () => ipcRenderer.invoke(IPC_CHANNELS.listModels),
-  generate: (request) => ipcRenderer.invoke(IPC_CHANNELS.generate, request),
-  cancel: (jobId) => ipcRenderer.invoke(IPC_CHANNELS.cancel, jobId),
+  getInfo: invoke('getInfo'),
+  listModels: invoke('listModels'),
+  listLoras: invoke('listLoras'),
+  addLoras: invoke('addLoras'),
+  updateLora: invoke('updateLora'),
+  removeLora: invoke('removeLora'),
+  generate: invoke('generate'),
+  cancel: invoke('cancel'),
+  listQueue: invoke('listQueue'),
+  moveJob: invoke('moveJob'),
+  listGallery: invoke('listGallery'),
+  deleteImage: invoke('deleteImage'),
+  imageSettings: invoke('imageSettings'),
+  // In Electron a dropped file is referenced where it is: main gets its path, never its bytes.
+  addLoraFiles: (files) => ipcRenderer.invoke(IPC_CHANNELS.addLoras, files.map((f) => webUtils.getPathForFile(f))),
   onJobEvent: (listener) => {
     // The listener sees only the event data, never Electron's IpcRendererEvent (it holds `sender`).
     const forward = (_event: Electron.IpcRendererEvent, jobEvent: JobEvent): void => listener(jobEvent);

@@ -8,9 +8,22 @@ import { createDispatcher, toErrorData, type ApiHost } from '../../src/shared/di
 function recordingHost(overrides: Partial<ApiHost> = {}) {
   const generated: GenerateRequest[] = [];
   const cancelled: string[] = [];
+  const notHere = async (): Promise<never> => {
+    throw new Error('not in this test');
+  };
   const host: ApiHost = {
-    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'] } }),
-    listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true }],
+    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'], methods: ['merge'] } }),
+    listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
+    listLoras: notHere,
+    addLoras: notHere,
+    updateLora: notHere,
+    removeLora: notHere,
+    listQueue: notHere,
+    moveJob: notHere,
+    listGallery: notHere,
+    deleteImage: notHere,
+    imageSettings: notHere,
+    importLora: notHere,
     generate: async (request) => {
       generated.push(request);
       return { jobId: 'job-1' };
@@ -32,15 +45,12 @@ describe('generate request validation', () => {
     expect(generated).toEqual([
       {
         prompt: 'a red cat',
-        negative: '',
+        negativePrompt: '',
         model: '/m/glyph-sd',
         loras: [],
         steps: DEFAULTS.steps,
         cfg: DEFAULTS.cfg,
         sampler: DEFAULTS.sampler,
-        seed: undefined,
-        width: 512,
-        height: 512,
         batchCount: 1,
       },
     ]);
@@ -50,7 +60,7 @@ describe('generate request validation', () => {
     const { host, generated } = recordingHost();
     const request = {
       prompt: 'two knights',
-      negative: 'blurry',
+      negativePrompt: 'blurry',
       model: '/m/glyph-sd',
       loras: [
         { path: '/l/knight.safetensors', weight: 0.8 },
@@ -70,14 +80,15 @@ describe('generate request validation', () => {
   });
 
   it.each([
-    [{ steps: 0 }, 'steps must be a whole number from 1 to 200'],
-    [{ steps: 2.5 }, 'steps must be a whole number from 1 to 200'],
-    [{ steps: '25' }, 'steps must be a whole number from 1 to 200'],
+    [{ steps: 0 }, 'steps must be a whole number from 1 to 1000'],
+    [{ steps: 2.5 }, 'steps must be a whole number from 1 to 1000'],
+    [{ steps: '25' }, 'steps must be a whole number from 1 to 1000'],
     [{ width: 500 }, 'width must be a multiple of 8 pixels'],
     [{ sampler: 'heun' }, 'sampler must be one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm'],
     [{ loras: [{ path: '/l/a.safetensors', weight: 11 }] }, 'lora weight must be a number from -10 to 10'],
     [{ seed: -1 }, 'seed must be a whole number from 0 to 9007199254740991'],
     [{ cfgScale: 7 }, 'unknown setting "cfgScale"'],
+    [{ negative: 'x' }, 'unknown setting "negative"'],
     [{ model: '   ' }, 'model is empty'],
     [{ model: undefined }, 'model is missing'],
   ])('rejects %j', async (change, expected) => {
@@ -100,9 +111,9 @@ describe('generate request validation', () => {
   });
 
   it('counts further problems without listing them', async () => {
-    const reply = await createDispatcher(recordingHost().host).generate({ prompt: 'x', model: 'm', steps: 0, cfg: 99 });
+    const reply = await createDispatcher(recordingHost().host).generate({ prompt: 'x', model: 'm', steps: 0, cfg: 101 });
     expect(reply.ok || reply.error.message).toBe(
-      'Invalid generation settings: steps must be a whole number from 1 to 200 (and 1 more).',
+      'Invalid generation settings: steps must be a whole number from 1 to 1000 (and 1 more).',
     );
   });
 });
@@ -156,10 +167,10 @@ describe('dispatcher', () => {
 
   it('passes results through unchanged', async () => {
     const dispatcher = createDispatcher(recordingHost().host);
-    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'] } } });
+    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'], methods: ['merge'] } } });
     expect(await dispatcher.listModels()).toEqual({
       ok: true,
-      value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true }],
+      value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
     });
   });
 

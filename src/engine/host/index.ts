@@ -13,3 +13,5 @@ export {
 } from './engine';
 export { EngineWorker, startEngineWorker, type EngineWorkerOptions } from './client';
 export type { EngineMessage, HostMessage, SerializedError } from './protocol';
+export { RestartingEngine, forkEngineProcess, type EngineChannel, type EngineSpawner, type ForkEngineOptions, type RestartingEngineOptions } from './process';
+export { runEngineLoop, type EnginePort } from './loop';

@@ -1,0 +1,146 @@
+/**
+ * `chord serve`: the app in a browser. Hosts the engine the way the desktop app does (in a process
+ * of its own, restarted if it crashes), the LoRA library, queue and gallery in the app's data
+ * folder, and the built page with the API over HTTP + WebSocket.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { app, ChordError, chordCacheDir, forkEngineProcess, RestartingEngine } from '../engine';
+import { HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH } from '../shared/channels';
+import { createChordHttpServer, rendererIndex } from './http-server';
+
+/** The package's root folder (src/server/ is two levels down). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const RENDERER_DIR = join(PACKAGE_ROOT, 'out', 'renderer');
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  token?: string;
+  open?: boolean;
+  /** library, queue, uploads and gallery; default chordDataDir() */
+  dataDir?: string;
+  cacheDir?: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/**
+ * The app's data folder: CHORD_DATA_DIR when set; else $XDG_DATA_HOME/chord, ~/.local/share/chord
+ * on Linux, ~/Library/Application Support/chord on macOS, %APPDATA%\chord on Windows.
+ */
+export function chordDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = homedir()): string {
+  if (env.CHORD_DATA_DIR) return env.CHORD_DATA_DIR;
+  if (platform === 'win32' && env.APPDATA) return join(env.APPDATA, 'chord');
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'chord');
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'chord');
+  return join(home, '.local', 'share', 'chord');
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '[::1]';
+}
+
+/** Builds the page with electron-vite when it is missing (a fresh checkout); fails clearly otherwise. */
+async function ensureRendererBuilt(err: (line: string) => void): Promise<void> {
+  if (existsSync(rendererIndex(RENDERER_DIR))) return;
+  const bin = join(PACKAGE_ROOT, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
+  const howTo = `Run \`npm run build\` in ${PACKAGE_ROOT} (it writes out/renderer), then start chord serve again.`;
+  if (!existsSync(bin)) throw new ChordError('FILE_NOT_FOUND', "The app's page is not built (out/renderer is missing) and the build tool is not installed.", howTo);
+  err('chord: building the app page (first start, takes a few seconds)...');
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [bin, 'build'], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (c) => resolve(c ?? 1));
+    child.on('error', () => resolve(1));
+  });
+  if (code !== 0 || !existsSync(rendererIndex(RENDERER_DIR))) throw new ChordError('RUNTIME', "Building the app's page failed.", howTo);
+}
+
+async function bundledProviders(): Promise<string[]> {
+  try {
+    const ort = await import('onnxruntime-node');
+    return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+  } catch {
+    return [];
+  }
+}
+
+function openBrowser(url: string): void {
+  const [command, args] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+  const child = spawn(command, args, { stdio: 'ignore', detached: true });
+  child.on('error', () => undefined);
+  child.unref();
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServe(o: ServeOptions): Promise<RunningServer> {
+  if (!isLoopback(o.host) && o.token === '') throw new ChordError('BAD_ARGUMENT', 'An empty --token is not allowed.');
+  // any address but loopback can be reached by others: never without a token
+  const token = o.token ?? (isLoopback(o.host) ? undefined : randomBytes(18).toString('base64url'));
+  await ensureRendererBuilt(o.err);
+  const version = (JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const dataDir = o.dataDir ?? chordDataDir();
+  const cacheDir = o.cacheDir ?? chordCacheDir();
+  const engine = new RestartingEngine(forkEngineProcess({ cacheDir }), {
+    onNotice: (n) => o.err(`chord: ${n.message.replace(/\s*\n\s*/g, ' ')}`),
+    onCrash: (reason) => o.err(`chord: the engine stopped (${reason}); it restarts with the next image.`),
+  });
+  let studio: InstanceType<typeof app.Studio> | undefined;
+  studio = new app.Studio({
+    version,
+    dataDir,
+    bundledModelsDirs: [join(PACKAGE_ROOT, 'models')],
+    engine,
+    urls: { image: (name) => `${HTTP_IMAGES_PATH}${encodeURIComponent(name)}`, loraPreview: (id) => `${HTTP_LORA_PREVIEWS_PATH}${encodeURIComponent(id)}` },
+    providers: bundledProviders,
+    onWarning: (m) => o.err(`chord: ${m}`),
+  });
+  const s = studio;
+  const server = createChordHttpServer({
+    host: s,
+    rendererDir: RENDERER_DIR,
+    galleryFile: (name) => s.gallery.fileOf(name),
+    loraPreviewFile: (id) => s.library.previewFile(id),
+    token,
+    onInternalError: (e) => o.err(`chord: unexpected error: ${e instanceof Error ? (process.env.CHORD_DEBUG ? e.stack : e.message) : String(e)}`),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new ChordError('BAD_ARGUMENT', `Port ${o.port} on ${o.host} is in use.`, 'Choose another with --port, or --port 0 for any free one.')
+          : new ChordError('RUNTIME', `Cannot listen on ${o.host}:${o.port} (${e.code ?? e.message}).`, 'Check --host and --port.'),
+      ),
+    );
+    server.listen(o.port, o.host, () => resolve());
+  });
+  await s.start();
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : o.port;
+  const hostPart = o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host;
+  const url = `http://${hostPart}:${port}/${token ? `?token=${token}` : ''}`;
+  o.out(url);
+  if (token && o.token === undefined) o.err('chord: a token was made for this server; the URL above carries it. Anyone with the URL can use Chord here.');
+  if (o.open) openBrowser(url);
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await s.close();
+      })()),
+  };
+}
