@@ -27,7 +27,12 @@ const bridge: ChordBridge = {
   deleteImage: invoke('deleteImage'),
   imageSettings: invoke('imageSettings'),
   // In Electron a dropped file is referenced where it is: main gets its path, never its bytes.
-  addLoraFiles: (files) => ipcRenderer.invoke(IPC_CHANNELS.addLoras, files.map((f) => webUtils.getPathForFile(f))),
+  // (previews dropped with them are found beside the files anyway)
+  addLoraFiles: (files) =>
+    ipcRenderer.invoke(
+      IPC_CHANNELS.addLoras,
+      files.filter((f) => !/\.(png|jpe?g|webp)$/i.test(f.name)).map((f) => webUtils.getPathForFile(f)),
+    ),
   onJobEvent: (listener) => {
     // The listener sees only the event data, never Electron's IpcRendererEvent (it holds `sender`).
     const forward = (_event: Electron.IpcRendererEvent, jobEvent: JobEvent): void => listener(jobEvent);

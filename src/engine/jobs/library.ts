@@ -56,6 +56,17 @@ export function safeUploadName(fileName: string): string {
   return `${stem || 'lora'}.safetensors`;
 }
 
+const PREVIEW_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
+
+/** The stored name of an uploaded preview image, or undefined when `fileName` is not an image. */
+export function safePreviewName(fileName: string): string | undefined {
+  const base = basename(fileName.replaceAll('\\', '/'));
+  const ext = extname(base).toLowerCase();
+  if (!PREVIEW_EXTENSIONS.includes(ext)) return undefined;
+  const stem = base.slice(0, -ext.length).replace(/[^\w.-]+/g, '_').replace(/^[.-]+/, '').slice(0, 120);
+  return `${stem || 'lora'}${ext}`;
+}
+
 export interface LoraLibraryOptions {
   /** the app's data folder: library.json and uploads/loras/ live there */
   dataDir: string;
@@ -156,8 +167,18 @@ export class LoraLibrary {
     return result;
   }
 
-  /** Stores an uploaded file under the data folder, then adds it; a file that is not a LoRA is not kept. */
+  /**
+   * Stores an uploaded file under the data folder, then adds it; a file that is not a LoRA is not
+   * kept. An image (`zorb.png`) is kept as the preview of the LoRA with the same name, the way
+   * A1111 finds previews beside LoRA files; upload it before the LoRA.
+   */
   async importFile(fileName: string, bytes: Uint8Array): Promise<LoraImport> {
+    const preview = safePreviewName(fileName);
+    if (preview) {
+      await mkdir(this.uploadsDir, { recursive: true });
+      await writeFile(join(this.uploadsDir, preview), bytes);
+      return { added: [], failed: [] };
+    }
     let name: string;
     try {
       name = safeUploadName(fileName);

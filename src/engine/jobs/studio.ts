@@ -98,9 +98,11 @@ export class Studio {
     for (const l of this.listeners) l(event);
   }
 
+  /** Persists the queue, then tells the windows: a job they see is one a restart keeps. */
   private async queueChanged(): Promise<void> {
-    this.emit({ type: 'queue', jobs: this.listQueueNow() });
-    await this.queueFile.write({ jobs: this.jobs });
+    const jobs = this.listQueueNow();
+    await this.queueFile.write({ jobs });
+    this.emit({ type: 'queue', jobs });
   }
 
   // ---- info ----

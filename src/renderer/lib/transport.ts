@@ -111,7 +111,9 @@ export function httpBridge(origin: string): ChordBridge {
     // A browser has no paths for dropped files: each is uploaded and kept in the app's data folder.
     addLoraFiles: async (files) => {
       const result: LoraImport = { added: [], failed: [] };
-      for (const file of files) {
+      // previews first, so the LoRA they belong to finds them beside it
+      const isImage = (f: File) => /\.(png|jpe?g|webp)$/i.test(f.name);
+      for (const file of [...files.filter(isImage), ...files.filter((f) => !isImage(f))]) {
         const path = `${HTTP_LORA_UPLOAD_PATH}?name=${encodeURIComponent(file.name)}`;
         const reply = await send<Reply<LoraImport>>(path, file, 'application/octet-stream');
         if (!reply.ok) return reply;
