@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { env, InferenceSession, type Tensor } from 'onnxruntime-node';
 import { chordCacheDir } from '../src/engine';
 import { derivedGraph } from '../src/engine/model/derived-graphs';
+import { LORA_CPU_PASS, LORA_PASS } from '../src/engine/model/passes';
 import { branchInputs, LoraStack } from '../src/engine/model/lora-stack';
 import { feedTensor, ModelSession } from '../src/engine/model/session';
 import { cliOption as opt } from './cli-options';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   if (FORM !== 'cpu' && FORM !== 'plain') throw new Error(`--form is cpu or plain, not ${FORM}`);
   env.logLevel = 'fatal';
   const source = join(UNET_DIR, 'unet', 'model.onnx');
-  const derived = await derivedGraph(source, 'unet', { float32: false, lora: true, cpuFusedConv: FORM === 'cpu' }, chordCacheDir());
+  const derived = await derivedGraph(source, 'unet', [FORM === 'cpu' ? LORA_CPU_PASS : LORA_PASS], chordCacheDir());
   const profDir = mkdtempSync(join(tmpdir(), 'chord-profile-'));
   try {
     const raw = await InferenceSession.create(derived.path, {

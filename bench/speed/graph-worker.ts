@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { env, InferenceSession, type Tensor } from 'onnxruntime-node';
 import { isChordError } from '../../src/engine/errors';
 import { derivedGraph } from '../../src/engine/model/derived-graphs';
+import { LORA_CPU_PASS } from '../../src/engine/model/passes';
 import { branchInputs, LoraStack } from '../../src/engine/model/lora-stack';
 import { type Feed, feedTensor, ModelSession } from '../../src/engine/model/session';
 import { median } from './stats';
@@ -66,10 +67,10 @@ async function open(req: OpenRequest): Promise<State> {
     // summed in FusedConv), cached in Chord's cache folder
     const startedAt = Date.now();
     const t = performance.now();
-    const derived = await derivedGraph(req.unetPath, 'unet', { float32: false, lora: true, cpuFusedConv: true }, req.cacheDir);
+    const derived = await derivedGraph(req.unetPath, 'unet', [LORA_CPU_PASS], req.cacheDir);
     rewriteMs = performance.now() - t;
-    // targets.json is written last by a rewrite; older than this call: the graph came from the cache
-    rewriteCached = (await stat(join(dirname(derived.path), 'targets.json'))).mtimeMs < startedAt;
+    // passes.json is written last by a rewrite; older than this call: the graph came from the cache
+    rewriteCached = (await stat(join(dirname(derived.path), 'passes.json'))).mtimeMs < startedAt;
     graphPath = derived.path;
   }
   const t = performance.now();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { isChordError } from '../../src/engine/errors';
 import type { LoraTarget } from '../../src/engine/lora/types';
 import { derivedGraph } from '../../src/engine/model/derived-graphs';
+import { LORA_PASS } from '../../src/engine/model/passes';
 import { openModel } from '../../src/engine/model/model';
 import { type TensorToWrite, writeSafetensors } from '../../src/engine/safetensors';
 import type { LoraSwitchReply } from './protocol';
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const model = await openModel(modelDir, { cacheDir, provider: 'cpu' });
   // the targets the engine will find (the rewrite is cached, so useLoras below reuses it); the
   // files are standard kohya LoRAs (attention, ff, proj_in/out)
-  const { targets: unetTargets } = await derivedGraph(model.folder.graphs.unet, 'unet', { float32: false, lora: true }, cacheDir);
+  const { targets: unetTargets } = await derivedGraph(model.folder.graphs.unet, 'unet', [LORA_PASS], cacheDir);
   const targets = unetTargets.filter((t) => isKohyaLayer(t.modulePath));
   const files: string[] = [];
   for (let k = 0; k < count; k++) {

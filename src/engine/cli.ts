@@ -6,10 +6,12 @@
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ChordError, isChordError } from './errors';
-import { type GenerateRequest, type GenerateResult, startEngineWorker } from './host';
+import { type GenerateRequest, type GenerateResult, type MethodRequest, startEngineWorker } from './host';
+import { requestFromRecord } from './host/remake';
 import { inspectLora } from './lora/metadata';
 import { fuseLorasIntoFolder } from './model/fuse';
 import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
+import { findMethod, METHOD_NAMES } from './pipeline/methods';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
 import { loadTokenizer, tokenizePrompt } from './tokenizer';
@@ -122,11 +124,65 @@ interface GenerateOptions {
   outdir?: string;
   provider?: string;
   json?: boolean;
+  method?: string;
+  order?: string;
+  switchInterval?: number;
+  cacheInterval?: [number, number];
+  /** --no-cache sets false */
+  cache?: boolean;
+  maxBatchRows?: number;
+  from?: string;
+  highFrequency?: string;
+  loraDir?: string[];
 }
 
-async function generate(prompt: string, o: GenerateOptions, io: CliIo): Promise<number> {
+/** C1,C2: two whole numbers of at least 1. */
+function cacheIntervals(text: string): [number, number] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length !== 2 || !parts.every((p) => /^\d+$/.test(p) && Number(p) >= 1)) {
+    throw new InvalidArgumentError('--cache-interval takes two whole numbers of at least 1, as C1,C2 (e.g. 2,3).');
+  }
+  return [Number(parts[0]), Number(parts[1])];
+}
+
+/** The method and its options from the method flags; a flag for another method is an error. */
+function methodRequest(o: GenerateOptions): MethodRequest | undefined {
+  const name = (o.method ?? 'merge').toLowerCase();
+  findMethod(name);
+  const options: Record<string, number | boolean> = {};
+  const only = (flag: string, method: string) => {
+    if (name !== method) throw new ChordError('BAD_ARGUMENT', `${flag} is an option of --method ${method} (the method is ${name}).`, `Drop ${flag} or use --method ${method}.`);
+  };
+  if (o.switchInterval !== undefined) {
+    only('--switch-interval', 'switch');
+    options.tau = o.switchInterval;
+  }
+  if (o.cacheInterval !== undefined) {
+    only('--cache-interval', 'cmlora');
+    [options.c1, options.c2] = o.cacheInterval;
+  }
+  if (o.cache === false) {
+    only('--no-cache', 'cmlora');
+    options.cache = false;
+  }
+  return o.method === undefined && Object.keys(options).length === 0 ? undefined : { name, options };
+}
+
+async function generate(prompt: string | undefined, o: GenerateOptions, io: CliIo): Promise<number> {
   if (o.out && o.outdir) throw new ChordError('BAD_ARGUMENT', 'Use --out FILE or --outdir DIR, not both.');
-  const request: GenerateRequest = {
+  const output = o.out ? { file: o.out } : { dir: o.outdir ?? 'outputs' };
+  let request: GenerateRequest;
+  if (o.from) {
+    if (prompt !== undefined || (o.lora ?? []).length > 0 || o.method || o.seed !== undefined) {
+      throw new ChordError('BAD_ARGUMENT', '--from remakes an image from its own settings; it takes no prompt, --lora, --method or --seed.', 'Drop them, or leave out --from.');
+    }
+    const info = await readImageInfo(o.from);
+    if (!info.chord) throw new ChordError('PNG_INVALID', `${o.from} holds no Chord settings, so it cannot be remade.`, 'Use an image Chord made (chord info shows its settings).');
+    request = { ...(await requestFromRecord(info.chord, { model: o.model, output, loraDirs: o.loraDir })), provider: o.provider ? parseProviderChoice(o.provider) : 'auto' };
+    return runGenerate(request, o, io);
+  }
+  if (prompt === undefined) throw new ChordError('BAD_ARGUMENT', 'A prompt is required.', 'chord generate "PROMPT" (or --from IMAGE to remake an image).');
+  request = {
     model: o.model,
     prompt,
     negativePrompt: o.negative,
@@ -139,9 +195,17 @@ async function generate(prompt: string, o: GenerateOptions, io: CliIo): Promise<
     width: o.width,
     height: o.height,
     batchCount: o.batchCount,
-    output: o.out ? { file: o.out } : { dir: o.outdir ?? 'outputs' },
+    output,
     provider: o.provider ? parseProviderChoice(o.provider) : 'auto',
+    method: methodRequest(o),
+    order: o.order,
+    highFrequency: o.highFrequency?.split(',').map((n) => n.trim()).filter(Boolean),
+    maxBatchRows: o.maxBatchRows,
   };
+  return runGenerate(request, o, io);
+}
+
+async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: CliIo): Promise<number> {
   const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
   const abort = new AbortController();
   let interrupts = 0;
@@ -251,7 +315,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   program
     .command('generate')
     .description('make images from a prompt')
-    .argument('<prompt>', 'what to draw')
+    .argument('[prompt]', 'what to draw')
     .option('--negative <text>', 'negative prompt')
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
@@ -266,8 +330,17 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--out <file>', 'output PNG (numbered when --batch-count > 1)')
     .option('--outdir <dir>', 'output folder (default ./outputs)')
     .addOption(new Option('--provider <name>', 'execution provider (default auto)').choices(['auto', ...PROVIDER_NAMES, 'directml']))
-    .option('--json', 'print a JSON summary: files and per-stage timings')
-    .action((prompt: string, o: GenerateOptions) => run(() => generate(prompt, o, io)));
+    .addOption(new Option('--method <name>', 'how several LoRAs are composed (default merge)').choices([...METHOD_NAMES]))
+    .option('--order <rule>', 'LoRA order: freq, reverse, user, category, or NAME,NAME,... (default: the method\'s)')
+    .option('--high-frequency <names>', 'cmlora: NAME,NAME,... are the high-frequency set H, the rest L (default: measured)')
+    .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumber('--switch-interval', 1))
+    .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
+    .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
+    .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumber('--max-batch-rows', 2))
+    .option('--from <image>', 'make an image again from the settings stored in it')
+    .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name (repeatable)', collect((d: string) => d))
+    .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')
+    .action((prompt: string | undefined, o: GenerateOptions) => run(() => generate(prompt, o, io)));
 
   program
     .command('tokenize')

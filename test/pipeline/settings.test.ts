@@ -60,11 +60,13 @@ describe('guidance, preview and Merge', () => {
     const m = new Merge([0.8, 1.2]);
     const seen: (readonly number[])[] = [];
     const prediction = { uncond: Float32Array.of(0), cond: Float32Array.of(1) };
-    const out = await m.predict(3, 20, async (w) => {
-      seen.push(w);
-      return prediction;
+    const out = await m.predict(3, 20, async (request) => {
+      seen.push(...request.configs);
+      expect(request.depth ?? 'full').toBe('full');
+      return { predictions: [prediction] };
     });
-    expect(out).toBe(prediction);
+    expect(out.prediction).toBe(prediction);
+    expect(out.active).toEqual([0, 1]);
     expect(seen).toEqual([[0.8, 1.2]]);
     expect(m.promptWeights()).toEqual([0.8, 1.2]);
   });

@@ -10,6 +10,7 @@ import { ChordError } from '../../src/engine/errors';
 import { Engine, type GenerateProgress } from '../../src/engine/host/engine';
 import { fuseLorasIntoFolder } from '../../src/engine/model/fuse';
 import { derivedGraph } from '../../src/engine/model/derived-graphs';
+import { LORA_PASS } from '../../src/engine/model/passes';
 import { openModel } from '../../src/engine/model/model';
 import { readImageInfo } from '../../src/engine/png/image';
 import { makeTmpDir, pattern, testModelDir, writeTestLora } from './helpers';
@@ -79,8 +80,8 @@ describe('txt2img end to end', () => {
   it('run-time LoRA: weight 0 is the base image, weight 1 matches the fused model', async () => {
     const before = listTree(model);
     const cacheDir = join(tmp.dir, 'cache');
-    const unet = await derivedGraph(join(model, 'unet', 'model.onnx'), 'unet', { float32: false, lora: true }, cacheDir);
-    const te = await derivedGraph(join(model, 'text_encoder', 'model.onnx'), 'text_encoder', { float32: false, lora: true }, cacheDir);
+    const unet = await derivedGraph(join(model, 'unet', 'model.onnx'), 'unet', [LORA_PASS], cacheDir);
+    const te = await derivedGraph(join(model, 'text_encoder', 'model.onnx'), 'text_encoder', [LORA_PASS], cacheDir);
     const picked = [
       ...unet.targets.filter((t) => /attn2\.to_(k|v|out\.0)$|resnets\.0\.conv1$|conv_in$|proj_in$/.test(t.modulePath)),
       ...te.targets.filter((t) => /layers\.0\.self_attn\.(q|v)_proj$/.test(t.modulePath)),
@@ -133,8 +134,8 @@ describe('txt2img end to end', () => {
 
   it('run-time LoRAs over different layer subsets (attention only, LoCon convs, text encoder) match the fused model', async () => {
     const cacheDir = join(tmp.dir, 'cache');
-    const unet = await derivedGraph(join(model, 'unet', 'model.onnx'), 'unet', { float32: false, lora: true }, cacheDir);
-    const te = await derivedGraph(join(model, 'text_encoder', 'model.onnx'), 'text_encoder', { float32: false, lora: true }, cacheDir);
+    const unet = await derivedGraph(join(model, 'unet', 'model.onnx'), 'unet', [LORA_PASS], cacheDir);
+    const te = await derivedGraph(join(model, 'text_encoder', 'model.onnx'), 'text_encoder', [LORA_PASS], cacheDir);
     const attention = unet.targets.filter((t) => /\.attentions\.\d+\./.test(t.modulePath));
     const convs = unet.targets.filter((t) => t.op === 'Conv' && !/\.attentions\.\d+\./.test(t.modulePath));
     const text = te.targets.filter((t) => /self_attn/.test(t.modulePath));

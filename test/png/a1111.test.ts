@@ -31,7 +31,7 @@ describe('formatA1111Parameters', () => {
         'Negative prompt: blurry, lowres\n' +
         'Steps: 20, Sampler: Euler a, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 512x512, ' +
         'Model hash: 1a2b3c4d5e, Model: dreamshaper-8, Lora hashes: "castleStyle: 5e1f00c0ffee, knight: 7d2b11aa0042", ' +
-        'Version: chord 0.1.0',
+        'Composition: "cmlora (c1 2, c2 3, cache true; order knight, castleStyle)", Version: chord 0.1.0',
     );
   });
 
@@ -43,8 +43,10 @@ describe('formatA1111Parameters', () => {
     expect(text).toBe(
       'a castle on a hill, golden hour\n' +
         'Steps: 20, Sampler: DDIM, Schedule type: Uniform, CFG scale: 7.5, Seed: 1234, Size: 8x4, ' +
-        'Model hash: 1a2b3c4d5e, Model: dreamshaper-8, Version: chord 0.1.0',
+        'Model hash: 1a2b3c4d5e, Model: dreamshaper-8, Composition: "cmlora (c1 2, c2 3, cache true)", Version: chord 0.1.0',
     );
+    // Merge, what every tool does, is not named
+    expect(formatA1111Parameters(sampleRecord({ method: 'merge', methodOptions: {} }))).not.toContain('Composition');
   });
 
   it('quotes values holding commas or colons, and strips them from LoRA names', () => {

@@ -27,7 +27,7 @@ export function sampleRecord(overrides: Partial<ChordImageRecord> = {}): ChordIm
       },
     ],
     method: 'cmlora',
-    methodOptions: { c1: 2, c2: 3, caching: true },
+    methodOptions: { c1: 2, c2: 3, cache: true },
     ordering: { rule: 'frequency', order: [1, 0], highFrequency: [1, 0] },
     sampler: 'euler-a',
     karras: true,

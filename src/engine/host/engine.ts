@@ -11,10 +11,11 @@ import { ModelCache } from '../model/cache';
 import type { LoadedLora } from '../model/model';
 import type { ProviderChoice, ProviderName } from '../model/providers';
 import type { EngineNotice } from '../model/session';
+import { findMethod, resolveMethodOptions } from '../pipeline/methods';
 import { imageRecord } from '../pipeline/record';
-import { Merge } from '../pipeline/merge';
 import { resolveSettings, type SettingsInput } from '../pipeline/settings';
-import { txt2img, type StageTimings, type StepProgress } from '../pipeline/txt2img';
+import { txt2img, type StageTimings, type StepLog, type StepProgress } from '../pipeline/txt2img';
+import { resolveOrder } from './ordering';
 import { type HashCache, modelHash } from '../png/hash';
 import { saveImage } from '../png/image';
 
@@ -23,6 +24,12 @@ export interface LoraRequest {
   path: string;
   /** user weight; default 1 */
   weight?: number;
+}
+
+/** A composition method by its registry name (pipeline/methods.ts) and options. */
+export interface MethodRequest {
+  name: string;
+  options?: Record<string, number | boolean>;
 }
 
 export interface GenerateRequest extends SettingsInput {
@@ -36,6 +43,32 @@ export interface GenerateRequest extends SettingsInput {
   provider?: ProviderChoice;
   /** attach latent previews to progress events */
   preview?: boolean;
+  /** default: merge */
+  method?: MethodRequest;
+  /**
+   * the order the method takes the LoRAs in: 'user' (as listed), 'reverse', 'freq' (frequency
+   * order), 'category', or LoRA names separated by commas; default: the method's own
+   */
+  order?: string;
+  /**
+   * CMLoRA: the LoRAs (by name) to treat as the high-frequency set H, overriding their measured
+   * classes; the others are L
+   */
+  highFrequency?: string[];
+  /** most batch rows in one UNet call (default: from the latent size and the memory budget) */
+  maxBatchRows?: number;
+  /** the model's hash must be this (remaking an image): checked before the first step */
+  expectModelHash?: string;
+}
+
+/** One step of an image as its method ran it, with LoRA names. */
+export interface StepReport {
+  step: number;
+  active: string[];
+  dominant: string | null;
+  refreshed: string[];
+  full: number;
+  shallow: number;
 }
 
 export interface ImageTimings extends StageTimings {
@@ -49,6 +82,10 @@ export interface GeneratedImage {
   width: number;
   height: number;
   timings: ImageTimings;
+  method: { name: string; options: Record<string, number | string | boolean>; order: string[] };
+  steps: StepReport[];
+  /** UNet evaluations of one CFG row pair over all steps */
+  totals: { full: number; shallow: number };
 }
 
 export interface GenerateResult {
@@ -148,6 +185,19 @@ export class Engine {
     }
     const lorasMs = performance.now() - t;
     const weights = loraRequests.map((l) => l.weight ?? 1);
+    const definition = findMethod(request.method?.name ?? 'merge');
+    const methodOptions = resolveMethodOptions(definition, request.method?.options);
+    if (loaded.length < definition.minLoras) {
+      throw new ChordError('BAD_ARGUMENT', `The ${definition.label} method composes LoRAs; give at least ${definition.minLoras}.`, 'Add a LoRA, or use --method merge.');
+    }
+    const ordering = await resolveOrder(request.order ?? definition.defaultOrder, loaded, {
+      needsClasses: definition.needsFrequencyClasses,
+      highFrequency: request.highFrequency,
+      model,
+    });
+    if (request.expectModelHash && (await hashing) !== request.expectModelHash) {
+      throw new ChordError('BAD_ARGUMENT', `${model.folder.name} is not the model this image was made with (its hash differs).`, 'Pass the original model with --model.');
+    }
 
     t = performance.now();
     await model.load();
@@ -155,7 +205,8 @@ export class Engine {
     const provider = await model.provider();
 
     const files = await outputFiles(request.output, batchCount, settings.seed);
-    const method = new Merge(weights);
+    const method = definition.create({ weights, order: ordering.order, highFrequency: ordering.highFrequency }, methodOptions);
+    const names = loaded.map((l) => l.name);
     const images: GeneratedImage[] = [];
     for (let b = 0; b < batchCount; b++) {
       const imageStart = performance.now();
@@ -165,6 +216,7 @@ export class Engine {
         signal,
         preview: request.preview,
         onProgress: onProgress && ((p) => onProgress({ ...p, image: b, images: batchCount })),
+        maxBatchRows: request.maxBatchRows,
       });
       t = performance.now();
       const hash = await hashing;
@@ -174,6 +226,8 @@ export class Engine {
         loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: weights[k] })),
         method,
         b,
+        { rule: ordering.rule, highFrequency: ordering.highFrequency ? [...ordering.highFrequency] : undefined },
+        definition.name === 'merge' ? undefined : result.steps,
       );
       await saveImage(files[b], result.rgb, result.width, result.height, record);
       const save = performance.now() - t;
@@ -183,6 +237,9 @@ export class Engine {
         width: result.width,
         height: result.height,
         timings: { ...result.timings, save, total: performance.now() - imageStart },
+        method: { name: method.name, options: { ...method.options }, order: method.order.map((k) => names[k]) },
+        steps: result.steps.map((s) => stepReport(s, names)),
+        totals: { full: sum(result.steps.map((s) => s.full)), shallow: sum(result.steps.map((s) => s.shallow)) },
       });
     }
     await saveHashCache(this.cacheDir, hashes);
@@ -200,6 +257,19 @@ export class Engine {
     await this.models.release();
   }
 }
+
+function stepReport(s: StepLog, names: readonly string[]): StepReport {
+  return {
+    step: s.step,
+    active: s.active.map((k) => names[k]),
+    dominant: s.dominant === undefined ? null : names[s.dominant],
+    refreshed: s.refreshed.map((k) => names[k]),
+    full: s.full,
+    shallow: s.shallow,
+  };
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * The file of each image. A file name gets -1, -2, ... before its extension when there are

@@ -10,7 +10,11 @@ export {
   type GeneratedImage,
   type ImageTimings,
   type LoraRequest,
+  type MethodRequest,
+  type StepReport,
 } from './engine';
+export { requestFromRecord, findRecordedLora } from './remake';
+export { resolveOrder, categoryOrder, namedOrder, loraCategory, type Ordering } from './ordering';
 export { EngineWorker, startEngineWorker, type EngineWorkerOptions } from './client';
 export type { EngineMessage, HostMessage, SerializedError } from './protocol';
 export { RestartingEngine, forkEngineProcess, type EngineChannel, type EngineSpawner, type ForkEngineOptions, type RestartingEngineOptions } from './process';

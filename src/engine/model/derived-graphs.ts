@@ -1,42 +1,30 @@
 /**
- * Graphs Chord derives from a model's own graphs, made once and kept in the cache folder (keyed by
- * the source graph's hash and what was done to it), never written into the model folder:
- *   - float32: an fp16 graph upcast for the CPU provider, which has few float16 kernels
- *     (architecture.md: "on CPU an fp16 model is upcast once and cached");
- *   - lora: every targetable layer given a run-time LoRA branch (onnx/branches.ts). Its targets
- *     are stored beside it, so mapping a LoRA file never needs the large graph in memory again.
+ * Graphs Chord derives from a model's own graphs by a chain of graph passes (graph-passes.ts),
+ * made once and kept in the cache folder (keyed by the source graph's hash and every pass's
+ * version), never written into the model folder. What each pass learned (for the LoRA pass, the
+ * targets) is stored beside the graph, so mapping a LoRA file never needs the large graph in
+ * memory again.
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ChordError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
-import type { LoraTarget, ModelPart } from '../lora/types';
-import { addLoraBranches, DataType, findLoraTargets, LORA_REWRITE_VERSION, readModel, rewriteCacheKey, upcastToFloat32, writeModel } from '../onnx';
+import type { LoraTarget } from '../lora/types';
+import { DataType, readModel, rewriteCacheKey, writeModel } from '../onnx';
 import { type HashCache, hashFile } from '../png/hash';
 import type { GraphName } from './folder';
-
-export interface GraphVariant {
-  /** fp16 -> fp32 */
-  float32: boolean;
-  /** run-time LoRA branches (text encoder and UNet only) */
-  lora: boolean;
-  /**
-   * conv branches summed inside ONNX Runtime's FusedConv (addLoraBranches' convSum 'fused'): for
-   * sessions on the CPU provider only, which has that kernel
-   */
-  cpuFusedConv?: boolean;
-}
+import { applyPasses, chainName, chainVersion, type GraphPass } from './graph-passes';
 
 export interface DerivedGraph {
   /** the derived model.onnx in the cache folder */
   path: string;
-  /** layers that carry a LoRA branch (lora variants only) */
+  /** what each pass learned, by pass key */
+  info: Record<string, unknown>;
+  /** layers that carry a LoRA branch (chains with a LoRA pass; else empty) */
   targets: LoraTarget[];
 }
 
-/** Bump when the upcast changes what it writes. */
-const UPCAST_VERSION = 'chord-upcast/1';
-const TARGETS_FILE = 'targets.json';
+const INFO_FILE = 'passes.json';
 
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isFile(), () => false);
@@ -57,47 +45,46 @@ async function externalDataStamp(source: string): Promise<string> {
   return stamps.filter(Boolean).join('|');
 }
 
-export function variantName(v: GraphVariant): string {
-  return [v.float32 ? 'fp32' : '', v.lora ? 'lora' : '', v.lora && v.cpuFusedConv ? 'cpu' : ''].filter(Boolean).join('-');
+function targetsOf(info: Record<string, unknown>): LoraTarget[] {
+  const t = info.lora ?? info['lora-cpu'];
+  return Array.isArray(t) ? (t as LoraTarget[]) : [];
 }
 
 /**
- * The derived graph of `source` (a model's `<part>/model.onnx`), made on first use. Concurrent
- * callers may both build it; the atomic writes make the last one win harmlessly.
+ * The graph `source` (a model's `<part>/model.onnx`) after `passes`, made on first use. An empty
+ * chain is the source itself. Concurrent callers may both build it; the atomic writes make the
+ * last one win harmlessly.
  */
-export async function derivedGraph(source: string, part: GraphName, variant: GraphVariant, cacheDir: string, hashes?: HashCache): Promise<DerivedGraph> {
-  const version = [variant.float32 ? UPCAST_VERSION : '', variant.lora ? LORA_REWRITE_VERSION : ''].filter(Boolean).join('+');
-  const key = rewriteCacheKey(`${await hashFile(source, hashes)}|${await externalDataStamp(source)}`, version);
-  const dir = join(cacheDir, 'graphs', `${part}-${variantName(variant)}-${key}`);
+export async function derivedGraph(source: string, part: GraphName, passes: readonly GraphPass[], cacheDir: string, hashes?: HashCache): Promise<DerivedGraph> {
+  if (passes.length === 0) return { path: source, info: {}, targets: [] };
+  const key = rewriteCacheKey(`${await hashFile(source, hashes)}|${await externalDataStamp(source)}`, chainVersion(passes));
+  const dir = join(cacheDir, 'graphs', `${part}-${chainName(passes)}-${key}`);
   const path = join(dir, 'model.onnx');
-  const targetsPath = join(dir, TARGETS_FILE);
-  if ((await isFile(path)) && (await isFile(targetsPath))) {
+  const infoPath = join(dir, INFO_FILE);
+  if ((await isFile(path)) && (await isFile(infoPath))) {
     try {
-      return { path, targets: JSON.parse(await readFile(targetsPath, 'utf8')) as LoraTarget[] };
+      const info = JSON.parse(await readFile(infoPath, 'utf8')) as Record<string, unknown>;
+      return { path, info, targets: targetsOf(info) };
     } catch {
       // a damaged cache entry is rebuilt below
     }
   }
-  let model = await readModel(source);
-  if (variant.float32) model = upcastToFloat32(model);
-  let targets: LoraTarget[] = [];
-  if (variant.lora) {
-    if (part === 'vae_decoder') throw new RangeError('LoRA branches are for the text encoder and UNet');
-    targets = findLoraTargets(model, part as ModelPart);
-    if (targets.length === 0) {
-      throw new ChordError('MODEL_INVALID', `${source} has no layer a LoRA can attach to.`, 'The graph was exported in a way Chord does not recognise; re-export it with the standard diffusers exporter.');
-    }
-    model = addLoraBranches(model, targets, { convSum: variant.cpuFusedConv ? 'fused' : 'add' });
+  let derived: ReturnType<typeof applyPasses>;
+  try {
+    derived = applyPasses(await readModel(source), part, passes);
+  } catch (e) {
+    if (e instanceof ChordError) throw new ChordError(e.code, `${source}: ${e.message}`, e.hint, { cause: e });
+    throw e;
   }
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
     throw new ChordError('WRITE_FAILED', `Cannot create the cache folder ${dir}.`, 'Set CHORD_CACHE_DIR to a writable folder.', { cause: e });
   }
-  await writeModel(model, path);
-  // targets last: their presence marks a complete entry
-  await writeFileAtomic(targetsPath, JSON.stringify(targets));
-  return { path, targets };
+  await writeModel(derived.model, path);
+  // the info file last: its presence marks a complete entry
+  await writeFileAtomic(infoPath, JSON.stringify(derived.info));
+  return { path, info: derived.info, targets: targetsOf(derived.info) };
 }
 
 /**

@@ -17,4 +17,7 @@ export { createSession, ModelSession, shortOrtMessage, type EngineNotice, type N
 export { ModelCache } from './cache';
 export { chordCacheDir, loadHashCache, saveHashCache } from './cache-dir';
 export { LoraStack, branchInputs, layerInputs, placeModule, type BranchInput, type LayerInputs, type RankBlock } from './lora-stack';
-export { derivedGraph, variantName, type DerivedGraph, type GraphVariant } from './derived-graphs';
+export { derivedGraph, type DerivedGraph } from './derived-graphs';
+export { applyPasses, chainName, chainVersion, type GraphPass } from './graph-passes';
+export { UPCAST_PASS, LORA_PASS, LORA_CPU_PASS, loraPass } from './passes';
+export { DEEP_FEATURE, UNET_DEEP_OUTPUT_PASS, UNET_SHALLOW_PASS, findDeepFeature } from './unet-cut-passes';

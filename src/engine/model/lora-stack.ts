@@ -129,15 +129,24 @@ export class LoraStack {
    * holds `weights[k]` in every row (0 turns LoRA k off for this pass).
    */
   feeds(weights: readonly number[], batch: number): Record<string, Feed> {
-    if (weights.length !== this.blocks.length) {
-      throw new RangeError(`LoRA weights for ${weights.length} LoRAs, stack has ${this.blocks.length}`);
-    }
+    return this.rowFeeds(Array.from({ length: batch }, () => weights));
+  }
+
+  /**
+   * All LoRA inputs for one pass whose batch rows have LoRA weights of their own: row i of the
+   * gate holds `rows[i]`. This is what lets several LoRA configurations (Composite's "each LoRA
+   * alone") run as one batched UNet call.
+   */
+  rowFeeds(rows: readonly (readonly number[])[]): Record<string, Feed> {
     const R = this.totalRank;
-    const gate = new Float32Array(batch * R);
-    for (let row = 0; row < batch; row++) {
+    const gate = new Float32Array(rows.length * R);
+    rows.forEach((weights, row) => {
+      if (weights.length !== this.blocks.length) {
+        throw new RangeError(`LoRA weights for ${weights.length} LoRAs, stack has ${this.blocks.length}`);
+      }
       this.blocks.forEach((block, k) => gate.fill(weights[k], row * R + block.start, row * R + block.start + block.width));
-    }
-    return { ...this.constants, [LORA_GATE]: { data: gate, dims: [batch, R] } };
+    });
+    return { ...this.constants, [LORA_GATE]: { data: gate, dims: [rows.length, R] } };
   }
 }
 

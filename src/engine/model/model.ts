@@ -3,9 +3,12 @@
  * created on first use and reused for every generation. The three graph calls of a pipeline
  * (encodeText, predictNoise, decodeLatents) hide input names and element types.
  *
- * LoRAs: the first time LoRAs are used, the text encoder and UNet switch once to their rewritten,
- * LoRA-capable graphs (lora-graphs.ts). From then on adding, removing, re-weighting or reordering
- * LoRAs only changes inputs; no session is created again.
+ * Every graph a session runs is the model's own graph after a chain of graph passes
+ * (graph-passes.ts, docs/graph-passes.md): fp32 for an fp16 graph on the CPU, the run-time LoRA
+ * branches, and the UNet cut. The first time LoRAs are used, the text encoder and UNet switch once
+ * to their LoRA-capable graphs; from then on adding, removing, re-weighting or reordering LoRAs
+ * only changes inputs, and no session is created again. The first cached pass switches the UNet
+ * once more, to the graph that also outputs its deep feature, and opens the shallow graph.
  */
 import { ChordError } from '../errors';
 import { loraFileHashes } from '../lora/hash';
@@ -17,8 +20,11 @@ import { loadSchedulerConfig, type SchedulerConfig } from '../schedulers';
 import type { FloatTensor, IntTensor } from '../tensor';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { type GraphName, inspectModelFolder, type ModelFolder } from './folder';
-import { derivedGraph, type GraphVariant, isFloat16Graph } from './derived-graphs';
+import { derivedGraph, isFloat16Graph } from './derived-graphs';
+import { chainName, type GraphPass } from './graph-passes';
 import { branchInputs, LoraStack } from './lora-stack';
+import { LORA_CPU_PASS, LORA_PASS, UPCAST_PASS } from './passes';
+import { DEEP_FEATURE, UNET_DEEP_OUTPUT_PASS, UNET_SHALLOW_PASS } from './unet-cut-passes';
 import { detectProviderEnvironment, providerPlan, type ProviderChoice, type ProviderName } from './providers';
 import { createSession, type Feed, type ModelSession, type NoticeSink } from './session';
 
@@ -48,16 +54,51 @@ export interface LoadedLora {
   summary: string;
   /** modules of a type without an activation form (LoHa, LoKr, DoRA, full): not applied at run time */
   skippedModules: number;
+  /** the file's metadata (kohya ss_*, modelspec.*, chord.category, ...) */
+  metadata: Readonly<Record<string, string>>;
 }
 
 /** Per LoRA (in the order of `useLoras`), how strongly it is applied in one pass; 0 = off. */
 export type LoraWeights = readonly number[];
 
+/**
+ * How deep a UNet call goes (CMLoRA's caching, docs/composition.md): 'full' the whole UNet;
+ * 'fill' the whole UNet, also returning the deep feature entering its last up block; 'shallow'
+ * only the outer blocks, from a deep feature given back.
+ */
+export type UnetDepth = 'full' | 'fill' | 'shallow';
+
+/** One UNet call: a batch of rows, each with its own LoRA weights. */
+export interface UnetRun {
+  /** noisy latents [batch, C, h, w] */
+  sample: FloatTensor;
+  timestep: number;
+  /** text context [batch, seq, C'] */
+  context: FloatTensor;
+  /** the LoRA weights of each batch row (batch entries), or one set for every row */
+  loras: readonly LoraWeights[] | LoraWeights;
+  /** default 'full' */
+  depth?: UnetDepth;
+  /** 'shallow' only: the deep feature of each row, as a 'fill' call returned it */
+  deepFeature?: FloatTensor;
+}
+
+export interface UnetOutput {
+  /** noise prediction, shaped as the sample */
+  eps: Float32Array;
+  /** 'fill' only: the deep feature of each row [batch, ...] */
+  deepFeature?: FloatTensor;
+}
+
+/** Session roles: the UNet's shallow graph is a session of its own. */
+type SessionRole = GraphName | 'unet_shallow';
+
 const NO_LORA: LoraWeights = [];
 const LORA_MEMO_SIZE = 8;
 
 export class Model {
-  private readonly sessions = new Map<GraphName, Promise<ModelSession>>();
+  /** by role; each holds the chain it was made with, so a role whose chain changed is reopened */
+  private readonly sessions = new Map<SessionRole, { chain: string; session: Promise<ModelSession> }>();
   private readonly providers: ProviderName[];
   /** text encoder and UNet run their LoRA-capable graphs (from the first useLoras on) */
   private loraEnabled = false;
@@ -65,6 +106,11 @@ export class Model {
   private readonly targets = new Map<ModelPart, LoraTarget[]>();
   /** fp16 graphs that landed on the CPU and run upcast to float32 */
   private readonly upcast = new Set<GraphName>();
+  /**
+   * the UNet runs the graph that also outputs its deep feature, and a shallow session exists
+   * (from the first cached pass on; undefined until tried, false when the cut failed)
+   */
+  private cutEnabled: boolean | undefined;
   private stacks = new Map<ModelPart, LoraStack>();
   private loraCount = 0;
   /** LoRA files already read and matched, by file hash */
@@ -84,52 +130,68 @@ export class Model {
     return (await this.session('unet')).provider;
   }
 
-  /** The session of a graph, created once (on the LoRA-capable graph once LoRAs were used). */
-  session(name: GraphName): Promise<ModelSession> {
-    let s = this.sessions.get(name);
-    if (!s) {
-      s = this.createGraphSession(name);
-      this.sessions.set(name, s);
-      // a failed creation is not cached: the next call tries again
-      s.catch(() => this.sessions.delete(name));
+  /** The pass chain each session role runs now. */
+  private passesFor(role: SessionRole): GraphPass[] {
+    const graph: GraphName = role === 'unet_shallow' ? 'unet' : role;
+    const passes: GraphPass[] = [];
+    if (this.upcast.has(graph)) passes.push(UPCAST_PASS);
+    if (this.loraEnabled && graph !== 'vae_decoder') {
+      // CPU-only sessions sum conv branches inside FusedConv; with a GPU provider first the graph
+      // keeps plain ops every provider has (a GPU that falls back to the CPU runs those)
+      passes.push(this.providers[0] === 'cpu' ? LORA_CPU_PASS : LORA_PASS);
     }
-    return s;
+    if (role === 'unet' && this.cutEnabled) passes.push(UNET_DEEP_OUTPUT_PASS);
+    if (role === 'unet_shallow') passes.push(UNET_SHALLOW_PASS);
+    return passes;
   }
 
-  private async createGraphSession(name: GraphName): Promise<ModelSession> {
-    const lora = this.loraEnabled && name !== 'vae_decoder';
-    // CPU-only sessions sum conv branches inside FusedConv; with a GPU provider first the graph
-    // keeps plain ops every provider has (a GPU that falls back to the CPU runs those)
-    const variant: GraphVariant = { float32: this.upcast.has(name), lora, cpuFusedConv: lora && this.providers[0] === 'cpu' };
+  /**
+   * The session of a role, created once for the chain of passes the role runs now (on the
+   * LoRA-capable graph once LoRAs were used, and so on); a role whose chain changed gets a new
+   * session and the old one is released.
+   */
+  session(role: SessionRole): Promise<ModelSession> {
+    const chain = chainName(this.passesFor(role));
+    const open = this.sessions.get(role);
+    if (open?.chain === chain) return open.session;
+    if (open) void open.session.then((x) => x.release(), () => undefined);
+    const session = this.createGraphSession(role);
+    this.sessions.set(role, { chain, session });
+    // a failed creation is not cached: the next call tries again
+    session.catch(() => {
+      if (this.sessions.get(role)?.session === session) this.sessions.delete(role);
+    });
+    return session;
+  }
+
+  private async createGraphSession(role: SessionRole): Promise<ModelSession> {
+    const name: GraphName = role === 'unet_shallow' ? 'unet' : role;
+    const passes = this.passesFor(role);
     let path = this.folder.graphs[name];
-    if (variant.float32 || variant.lora) {
+    if (passes.length > 0) {
       const cacheDir = this.options.cacheDir;
       if (!cacheDir) throw new ChordError('RUNTIME', `${this.folder.name}/${name} needs a cache folder for its converted graph.`);
-      if (variant.float32) {
+      if (passes.includes(UPCAST_PASS) && role !== 'unet_shallow') {
         this.options.onNotice?.({
           code: 'GRAPH_CONVERTED',
           message: `${this.folder.name}/${name} is float16, which the CPU runs poorly; using a float32 copy (made once, kept in ${cacheDir}).`,
         });
       }
-      const derived = await derivedGraph(path, name, variant, cacheDir, this.options.hashes);
+      const derived = await derivedGraph(path, name, passes, cacheDir, this.options.hashes);
       path = derived.path;
-      if (variant.lora) this.targets.set(name as ModelPart, derived.targets);
+      if (this.loraEnabled && name !== 'vae_decoder') this.targets.set(name as ModelPart, derived.targets);
     }
     // an fp16 graph either loads on the CPU and is caught below, or fails for want of float16
     // kernels: then it is upcast and tried again
-    const canUpcast = !variant.float32 && this.options.cacheDir !== undefined && this.providers.includes('cpu');
+    const canUpcast = !this.upcast.has(name) && this.options.cacheDir !== undefined && this.providers.includes('cpu');
+    const label = `${this.folder.name}/${name}/model.onnx${role === 'unet_shallow' ? ' (shallow part)' : ''}`;
     let session: ModelSession;
     try {
-      session = await createSession(path, {
-        providers: this.providers,
-        label: `${this.folder.name}/${name}/model.onnx`,
-        onNotice: this.options.onNotice,
-        threads: this.options.threads,
-      });
+      session = await createSession(path, { providers: this.providers, label, onNotice: this.options.onNotice, threads: this.options.threads });
     } catch (e) {
       if (!(e instanceof ChordError && e.code === 'MODEL_INVALID' && canUpcast && (await isFloat16Graph(this.folder.graphs[name]).catch(() => false)))) throw e;
       this.upcast.add(name);
-      return this.createGraphSession(name);
+      return this.createGraphSession(role);
     }
     try {
       checkGraphInputs(name, session);
@@ -140,7 +202,7 @@ export class Model {
     if (session.provider === 'cpu' && session.floatType === 'float16' && canUpcast) {
       await session.release();
       this.upcast.add(name);
-      return this.createGraphSession(name);
+      return this.createGraphSession(role);
     }
     return session;
   }
@@ -166,12 +228,7 @@ export class Model {
     if (!this.loraEnabled) {
       if (!this.options.cacheDir) throw new ChordError('RUNTIME', 'LoRAs need a cache folder for rewritten graphs.');
       this.loraEnabled = true;
-      // the sessions on the original graphs are replaced once, here
-      for (const part of ['text_encoder', 'unet'] as const) {
-        const old = this.sessions.get(part);
-        this.sessions.delete(part);
-        void old?.then((x) => x.release(), () => undefined);
-      }
+      // the sessions on the original graphs are replaced once, by session() below
     }
     const sessions = { text_encoder: await this.session('text_encoder'), unet: await this.session('unet') };
     const targets = [...(this.targets.get('text_encoder') ?? []), ...(this.targets.get('unet') ?? [])];
@@ -198,24 +255,36 @@ export class Model {
     const name = base.replace(/\.safetensors$/i, '');
     const known = this.loraMemo.get(fileHash);
     if (known) return { ...known, path, name };
-    const mapped = mapLoraToTargets(await readLoraFile(path), targets);
-    const loaded: LoadedLora = { path, name, fileHash, a1111Hash, modules: mapped.modules, summary: mapped.report.summary, skippedModules: mapped.deltas.length };
+    const parsed = await readLoraFile(path);
+    const mapped = mapLoraToTargets(parsed, targets);
+    const loaded: LoadedLora = {
+      path,
+      name,
+      fileHash,
+      a1111Hash,
+      modules: mapped.modules,
+      summary: mapped.report.summary,
+      skippedModules: mapped.deltas.length,
+      metadata: parsed.metadata,
+    };
     this.loraMemo.set(fileHash, loaded);
     // a few LoRAs of a typical stack; older ones are read again if used again
     if (this.loraMemo.size > LORA_MEMO_SIZE) this.loraMemo.delete(this.loraMemo.keys().next().value as string);
     return loaded;
   }
 
-  private loraFeeds(part: ModelPart, session: ModelSession, weights: LoraWeights, batch: number): Record<string, Feed> {
+  /** The LoRA pass's feeds: one set of LoRA weights per batch row. */
+  private loraFeeds(part: ModelPart, session: ModelSession, rows: readonly LoraWeights[]): Record<string, Feed> {
     const stack = this.stacks.get(part);
     if (stack) {
-      if (weights.length !== this.loraCount) throw new RangeError(`got ${weights.length} LoRA weights for ${this.loraCount} LoRAs`);
-      return stack.feeds(weights, batch);
+      const bad = rows.find((w) => w.length !== this.loraCount);
+      if (bad) throw new RangeError(`got ${bad.length} LoRA weights for ${this.loraCount} LoRAs`);
+      return stack.rowFeeds(rows);
     }
-    if (weights.some((w) => w !== 0)) throw new RangeError('LoRA weights given but no LoRAs are in use');
+    if (rows.some((w) => w.some((x) => x !== 0))) throw new RangeError('LoRA weights given but no LoRAs are in use');
     // a rewritten graph with no LoRAs in use: rank-0 branches, exactly the original outputs
     const branches = branchInputs(session.inputs, session.label);
-    return branches ? new LoraStack(part, branches, []).feeds([], batch) : {};
+    return branches ? new LoraStack(part, branches, []).rowFeeds(rows.map(() => [])) : {};
   }
 
   /**
@@ -224,7 +293,8 @@ export class Model {
   async encodeText(ids: IntTensor, weights: LoraWeights = NO_LORA): Promise<FloatTensor> {
     const s = await this.session('text_encoder');
     const batch = ids.dims[0];
-    const out = await s.run({ input_ids: ids, ...this.loraFeeds('text_encoder', s, weights, batch) }, [s.outputNames[0]]);
+    const rows = Array.from({ length: batch }, () => weights);
+    const out = await s.run({ input_ids: ids, ...this.loraFeeds('text_encoder', s, rows) }, [s.outputNames[0]]);
     const data = out[s.outputNames[0]];
     const tokens = ids.dims[1];
     return { data, dims: [batch, tokens, data.length / (batch * tokens)] };
@@ -232,23 +302,66 @@ export class Model {
 
   /**
    * UNet: noisy latents [batch, C, h, w] at `timestep`, text context [batch, seq, C'] ->
-   * noise prediction of the same shape as the latents.
+   * noise prediction of the same shape as the latents, every row with the same LoRA weights.
    */
   async predictNoise(sample: FloatTensor, timestep: number, context: FloatTensor, weights: LoraWeights = NO_LORA): Promise<Float32Array> {
-    const s = await this.session('unet');
+    return (await this.runUnet({ sample, timestep, context, loras: weights })).eps;
+  }
+
+  /**
+   * Whether this UNet can be cut for cached passes (docs/composition.md, "UNet cut"). The first
+   * call switches the UNet to the graph that also outputs its deep feature and opens the shallow
+   * graph; a UNet that cannot be cut gives false, with a notice, and methods use full passes.
+   */
+  async enableCachedPasses(): Promise<boolean> {
+    if (this.cutEnabled !== undefined) return this.cutEnabled;
+    if (!this.options.cacheDir) {
+      this.cutEnabled = false;
+      return false;
+    }
+    this.cutEnabled = true;
+    try {
+      await Promise.all([this.session('unet'), this.session('unet_shallow')]);
+    } catch (e) {
+      if (!(e instanceof ChordError) || e.code === 'CANCELLED') throw e;
+      this.cutEnabled = false;
+      this.sessions.get('unet_shallow')?.session.then((x) => x.release(), () => undefined);
+      this.sessions.delete('unet_shallow');
+      this.options.onNotice?.({
+        code: 'CACHE_UNAVAILABLE',
+        message: `${this.folder.name}: cached passes are off (${e.message}); every pass is a full UNet pass.`,
+      });
+    }
+    return this.cutEnabled;
+  }
+
+  /** One UNet call (see UnetRun): full, full with its deep feature, or shallow. */
+  async runUnet(run: UnetRun): Promise<UnetOutput> {
+    const depth = run.depth ?? 'full';
+    if (depth !== 'full' && !this.cutEnabled) throw new RangeError(`a ${depth} UNet pass needs enableCachedPasses() first`);
+    const s = await this.session(depth === 'shallow' ? 'unet_shallow' : 'unet');
+    const { sample, timestep, context } = run;
     const batch = sample.dims[0];
+    const rows = isRowList(run.loras) ? run.loras : Array.from({ length: batch }, () => run.loras as LoraWeights);
+    if (rows.length !== batch) throw new RangeError(`LoRA weights for ${rows.length} rows, batch has ${batch}`);
     const t = s.inputs.get('timestep');
     // exports differ: float or integer timesteps, one per batch item or a single one
     const tCount = t && t.shape.length === 1 && t.shape[0] === 1 ? 1 : t && t.shape.length === 0 ? 1 : batch;
     const tIsInt = t?.type === 'int64' || t?.type === 'int32';
     const tValues = tIsInt ? new Int32Array(tCount).fill(Math.round(timestep)) : new Float32Array(tCount).fill(timestep);
-    const out = await s.run({
+    const feeds: Record<string, Feed> = {
       sample,
       timestep: { data: tValues, dims: t && t.shape.length === 0 ? [] : [tCount] },
       encoder_hidden_states: context,
-      ...this.loraFeeds('unet', s, weights, batch),
-    });
-    return out[s.outputNames[0]];
+      ...this.loraFeeds('unet', s, rows),
+    };
+    if (depth === 'shallow') {
+      if (!run.deepFeature || run.deepFeature.dims[0] !== batch) throw new RangeError('a shallow pass needs the deep feature of each row');
+      feeds[DEEP_FEATURE] = run.deepFeature;
+    }
+    const eps = s.outputNames[0];
+    const out = await s.runShaped(feeds, depth === 'fill' ? [eps, DEEP_FEATURE] : [eps]);
+    return { eps: out[eps].data, deepFeature: depth === 'fill' ? out[DEEP_FEATURE] : undefined };
   }
 
   /** VAE decoder: latents [1, C, h, w] (already divided by the latent scale) -> image [1, 3, H, W] in [-1, 1]. */
@@ -264,8 +377,12 @@ export class Model {
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.all(all.map((s) => s.then((x) => x.release(), () => undefined)));
+    await Promise.all(all.map((s) => s.session.then((x) => x.release(), () => undefined)));
   }
+}
+
+function isRowList(loras: UnetRun['loras']): loras is readonly LoraWeights[] {
+  return loras.length > 0 && typeof loras[0] !== 'number';
 }
 
 /** The inputs each graph must have; anything else (besides LoRA inputs) is a model Chord cannot drive. */
@@ -279,7 +396,7 @@ const REQUIRED_INPUTS: Record<GraphName, readonly string[]> = {
 export function checkGraphInputs(name: GraphName, s: ModelSession): void {
   const required = REQUIRED_INPUTS[name];
   const missing = required.filter((n) => !s.inputs.has(n));
-  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.'));
+  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.') && n !== DEEP_FEATURE);
   if (missing.length > 0 || extra.length > 0) {
     const what = [missing.length ? `lacks input ${missing.join(', ')}` : '', extra.length ? `needs input ${extra.join(', ')}, which Chord does not provide` : '']
       .filter(Boolean)

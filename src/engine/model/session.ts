@@ -31,7 +31,7 @@ export interface Feed {
 
 /** Something the user should see but that does not stop the work (a provider fallback). */
 export interface EngineNotice {
-  code: 'PROVIDER_FALLBACK' | 'LORA_PARTLY_APPLIED' | 'GRAPH_CONVERTED';
+  code: 'PROVIDER_FALLBACK' | 'LORA_PARTLY_APPLIED' | 'GRAPH_CONVERTED' | 'CACHE_UNAVAILABLE';
   message: string;
 }
 
@@ -89,6 +89,12 @@ export class ModelSession {
    * Returns float32 copies of float outputs, by name. ONNX Runtime failures become RUNTIME errors.
    */
   async run(feeds: Record<string, Feed>, fetch: readonly string[] = [this.outputNames[0]]): Promise<Record<string, Float32Array>> {
+    const shaped = await this.runShaped(feeds, fetch);
+    return Object.fromEntries(Object.entries(shaped).map(([k, v]) => [k, v.data]));
+  }
+
+  /** As run(), with each output's dims. */
+  async runShaped(feeds: Record<string, Feed>, fetch: readonly string[] = [this.outputNames[0]]): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
     const tensors: Record<string, Tensor> = {};
     for (const info of this.inputs.values()) {
       const feed = feeds[info.name];
@@ -101,11 +107,11 @@ export class ModelSession {
     } catch (e) {
       throw new ChordError('RUNTIME', `${this.label} failed on ${PROVIDER_LABELS[this.provider]}: ${shortOrtMessage(e)}`, undefined, { cause: e });
     }
-    const out: Record<string, Float32Array> = {};
+    const out: Record<string, { data: Float32Array; dims: number[] }> = {};
     for (const name of fetch) {
       const value = results[name];
       if (!(value instanceof Tensor)) throw new ChordError('RUNTIME', `${this.label} gave no output "${name}".`);
-      out[name] = floatData(value, this.label);
+      out[name] = { data: floatData(value, this.label), dims: [...value.dims] };
       value.dispose();
     }
     return out;

@@ -1,9 +1,10 @@
 /**
  * The `chord` record of a generated image (png/record.ts): everything needed to make it again.
  */
-import type { ChordImageRecord } from '../png/record';
+import type { ChordImageRecord, ChordStepRecord } from '../png/record';
 import { CHORD_RECORD_VERSION } from '../png/record';
 import type { CompositionMethod } from './composition';
+import type { StepLog } from './txt2img';
 import { type GenerationSettings, samplerRecord } from './settings';
 
 /** Version of the engine written into every image (noise generator and schedules included). */
@@ -23,6 +24,8 @@ export function imageRecord(
   loras: readonly RecordLora[],
   method: CompositionMethod,
   batchIndex: number,
+  ordering: { rule: string; highFrequency?: number[] } = { rule: 'as-listed' },
+  stepLog?: readonly StepLog[],
 ): ChordImageRecord {
   const { sampler, karras } = samplerRecord(settings.sampler);
   return {
@@ -34,7 +37,7 @@ export function imageRecord(
     loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight })),
     method: method.name,
     methodOptions: { ...method.options },
-    ordering: { rule: 'as-listed', order: loras.map((_, i) => i) },
+    ordering: { rule: ordering.rule, order: [...method.order], ...(ordering.highFrequency ? { highFrequency: ordering.highFrequency } : {}) },
     sampler,
     karras,
     steps: settings.steps,
@@ -43,5 +46,10 @@ export function imageRecord(
     width: settings.width,
     height: settings.height,
     batchIndex,
+    ...(stepLog ? { stepLog: stepLog.map(stepRecord) } : {}),
   };
+}
+
+function stepRecord(s: StepLog): ChordStepRecord {
+  return { active: [...s.active], ...(s.dominant === undefined ? {} : { dominant: s.dominant }), refreshed: [...s.refreshed], full: s.full, shallow: s.shallow };
 }

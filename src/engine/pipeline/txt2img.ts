@@ -5,8 +5,9 @@
  *   1. tokenize the prompt and the negative prompt into 77-token windows (same count for both)
  *   2. encode them: context = [uncond | cond], windows concatenated along the token axis (A1111)
  *   3. seeded noise x * initNoiseSigma
- *   4. for each step: the composition method runs the UNet on the CFG batch (x, x) as it sees fit
- *      -> (u, c); eps = u + g (c - u); x = scheduler.step(eps, x)
+ *   4. for each step: the composition method runs the UNet on the CFG batch (x, x), once or for
+ *      several LoRA configurations, full or shallow, as it sees fit -> (u, c);
+ *      eps = u + g (c - u); x = scheduler.step(eps, x)
  *   5. decode x / latentScale with the VAE, to 8-bit RGB
  *
  * Between steps the loop yields to the event loop, reports progress and honours cancellation.
@@ -15,10 +16,11 @@ import { ChordError } from '../errors';
 import type { Model } from '../model/model';
 import { createScheduler } from '../schedulers';
 import { NoiseGenerator } from '../schedulers/noise';
-import { batchItem, planarToRgbBytes, repeat, scale, type FloatTensor } from '../tensor';
+import { planarToRgbBytes, scale, type FloatTensor } from '../tensor';
 import { chunkForEncoder, padToSameWindowCount } from '../tokenizer';
-import type { CompositionMethod, NoisePrediction } from './composition';
+import type { CompositionMethod } from './composition';
 import { guide } from './guidance';
+import { unetCall, unetRowsPerCall } from './unet-call';
 import { Merge } from './merge';
 import { latentPreview, type PreviewImage } from './preview';
 import type { GenerationSettings } from './settings';
@@ -42,6 +44,19 @@ export interface StepProgress {
   preview?: PreviewImage;
 }
 
+/** What happened in one step: which LoRAs the method used, and the UNet evaluations it cost. */
+export interface StepLog {
+  /** 0-based */
+  step: number;
+  /** indices into the LoRA stack */
+  active: readonly number[];
+  dominant?: number;
+  refreshed: readonly number[];
+  /** UNet evaluations of one CFG row pair: full passes and shallow passes */
+  full: number;
+  shallow: number;
+}
+
 export interface Txt2ImgOptions {
   /** default: Merge of no LoRAs */
   method?: CompositionMethod;
@@ -49,6 +64,8 @@ export interface Txt2ImgOptions {
   onProgress?: (progress: StepProgress) => void;
   /** attach a cheap latent preview to each progress event */
   preview?: boolean;
+  /** most batch rows in one UNet call (default: unetRowsPerCall for the latent size) */
+  maxBatchRows?: number;
 }
 
 export interface Txt2ImgResult {
@@ -57,6 +74,7 @@ export interface Txt2ImgResult {
   width: number;
   height: number;
   timings: StageTimings;
+  steps: StepLog[];
 }
 
 export async function txt2img(model: Model, settings: GenerationSettings, options: Txt2ImgOptions = {}): Promise<Txt2ImgResult> {
@@ -99,6 +117,10 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   const stepNoise = generator.source(latentSize);
 
   // 4. denoise
+  const cachedPasses = method.wantsCachedPasses ? await model.enableCachedPasses() : false;
+  method.begin(settings.steps, cachedPasses);
+  const maxRows = Math.max(2, options.maxBatchRows ?? unetRowsPerCall(h, w));
+  const steps: StepLog[] = [];
   const total = scheduler.timesteps.length;
   for (let i = 0; i < total; i++) {
     await yieldToEventLoop();
@@ -106,13 +128,11 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
     t = performance.now();
     const timestep = scheduler.timesteps[i];
     const modelInput = scheduler.scaleModelInput(latents, i);
-    const unet = async (weights: readonly number[]): Promise<NoisePrediction> => {
-      // the CFG batch: the same latent twice, against the uncond and the cond context
-      const eps = await model.predictNoise({ data: repeat(modelInput, 2), dims: [2, ...latentDims.slice(1)] }, timestep, context, weights);
-      return { uncond: batchItem(eps, latentSize, 0), cond: batchItem(eps, latentSize, 1) };
-    };
-    const prediction = await method.predict(i, total, unet);
-    latents = scheduler.step(guide(prediction, settings.cfg), i, latents, stepNoise);
+    const cost = { full: 0, shallow: 0 };
+    const unet = unetCall(model, { modelInput, latentDims, timestep, context, maxRows }, cost);
+    const done = await method.predict(i, total, unet);
+    latents = scheduler.step(guide(done.prediction, settings.cfg), i, latents, stepNoise);
+    steps.push({ step: i, active: done.active, dominant: done.dominant, refreshed: done.refreshed ?? [], ...cost });
     timings.unetSteps.push(performance.now() - t);
     onProgress?.({
       step: i + 1,
@@ -129,7 +149,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   const image = await model.decodeLatents({ data: scale(latents, 1 / folder.latentScale), dims: latentDims });
   const rgb = planarToRgbBytes(image.data, settings.width, settings.height);
   timings.decode = performance.now() - t;
-  return { rgb, width: settings.width, height: settings.height, timings };
+  return { rgb, width: settings.width, height: settings.height, timings, steps };
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {

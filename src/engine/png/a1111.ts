@@ -113,6 +113,7 @@ export function formatA1111Parameters(record: ChordImageRecord, options: A1111Fo
     ['Model hash', record.model.hash.slice(0, 10)],
     ['Model', record.model.name],
     ['Lora hashes', loraHashes === '' ? undefined : loraHashes],
+    ['Composition', compositionText(record)],
     ['Version', `chord ${record.engineVersion}`],
   ];
   const settings = params
@@ -121,6 +122,18 @@ export function formatA1111Parameters(record: ChordImageRecord, options: A1111Fo
     .join(', ');
   const negative = record.negativePrompt ? `\nNegative prompt: ${record.negativePrompt}` : '';
   return `${prompt}${negative}\n${settings}`.trim();
+}
+
+/**
+ * Chord's composition method for people reading the text in another tool, e.g.
+ * `cmlora (c1 2, c2 3, cache true; order zorb, hat)`; absent for Merge, which is what every tool does.
+ */
+function compositionText(record: ChordImageRecord): string | undefined {
+  if (record.method === 'merge') return undefined;
+  const options = Object.entries(record.methodOptions).map(([k, v]) => `${k} ${v}`);
+  const order = record.ordering.order.map((k) => loraAlias(record.loras[k]?.name ?? String(k)));
+  const details = [options.join(', '), order.length ? `order ${order.join(', ')}` : ''].filter(Boolean).join('; ');
+  return details ? `${record.method} (${details})` : record.method;
 }
 
 /** Parsed `parameters` text. Typed fields are undefined when absent or not a number. */

@@ -6,14 +6,16 @@
  */
 import * as v from 'valibot';
 import { ChordError } from '../errors';
+import { METHOD_NAMES } from '../pipeline/methods';
 
 export const CHORD_RECORD_VERSION = 1;
 
 /** LoRA roles from the composition papers; Switch's default order follows this list. */
-export type LoraCategory = 'character' | 'clothing' | 'style' | 'background' | 'object';
+export const LORA_CATEGORIES = ['character', 'clothing', 'style', 'background', 'object'] as const;
+export type LoraCategory = (typeof LORA_CATEGORIES)[number];
 
-/** Composition methods of algorithms.md. */
-export type CompositionMethod = 'merge' | 'switch' | 'composite' | 'cmlora' | 'regional';
+/** A name from the composition-method registry (pipeline/methods.ts). */
+export type CompositionMethod = string;
 
 export interface ChordRegionRecord {
   /** [x0, y0, x1, y1] as fractions of the image width/height, 0 <= x0 < x1 <= 1 */
@@ -49,6 +51,16 @@ export interface ChordOrderingRecord {
   highFrequency?: number[];
 }
 
+/** One denoising step as the composition method ran it (indices into `loras`). */
+export interface ChordStepRecord {
+  active: number[];
+  dominant?: number;
+  refreshed: number[];
+  /** UNet evaluations of one CFG row pair */
+  full: number;
+  shallow: number;
+}
+
 export interface ChordImageRecord {
   version: typeof CHORD_RECORD_VERSION;
   /** version of the Chord engine that made the image (noise generator and schedules included) */
@@ -74,6 +86,8 @@ export interface ChordImageRecord {
   height: number;
   /** place of the image in its batch, 0-based */
   batchIndex: number;
+  /** what the method did at each step (methods other than merge) */
+  stepLog?: ChordStepRecord[];
 }
 
 const sha256Hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in 64 lower-case hex digits'));
@@ -95,7 +109,7 @@ const LoraSchema = v.object({
   fileHash: sha256Hex,
   a1111Hash: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{12}$/, 'must be 12 lower-case hex digits'))),
   weight: finiteNumber,
-  category: v.optional(v.picklist(['character', 'clothing', 'style', 'background', 'object'])),
+  category: v.optional(v.picklist(LORA_CATEGORIES)),
   region: v.optional(RegionSchema),
 });
 
@@ -112,7 +126,7 @@ export const ChordImageRecordSchema: v.GenericSchema<ChordImageRecord> = v.pipe(
     negativePrompt: v.string(),
     model: v.object({ name: v.pipe(v.string(), v.minLength(1)), hash: sha256Hex }),
     loras: v.array(LoraSchema),
-    method: v.picklist(['merge', 'switch', 'composite', 'cmlora', 'regional']),
+    method: v.picklist([...METHOD_NAMES], `must be one of ${METHOD_NAMES.join(', ')}`),
     methodOptions: v.record(v.string(), v.union([finiteNumber, v.string(), v.boolean()])),
     ordering: v.object({
       rule: v.string(),
@@ -127,6 +141,17 @@ export const ChordImageRecordSchema: v.GenericSchema<ChordImageRecord> = v.pipe(
     width: count(1),
     height: count(1),
     batchIndex: count(0),
+    stepLog: v.optional(
+      v.array(
+        v.object({
+          active: v.array(count(0)),
+          dominant: v.optional(count(0)),
+          refreshed: v.array(count(0)),
+          full: count(0),
+          shallow: count(0),
+        }),
+      ),
+    ),
   }),
   v.check(
     (r) => isPermutation(r.ordering.order, r.loras.length),

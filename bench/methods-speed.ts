@@ -1,0 +1,224 @@
+/**
+ * Speed of the composition methods (docs/performance.md, "Composition methods"):
+ *  - on the embedded model: wall time per image per method at N = 2..5 (20 steps, 64 x 64);
+ *  - on an SD 1.5-sized UNet (`--sd15 DIR`, random weights): wall time per step and UNet passes per
+ *    step per method at N = 3 and 5, Composite batched and one call per LoRA with peak memory, and
+ *    the shallow / full pass cost ratio, all through the engine's own Model.runUnet and UnetCall.
+ *
+ *   npm run bench:speed -- --only g,h --sd15 DIR          (or: npx tsx bench/methods-speed.ts --sd15 DIR)
+ *   options: --size 256 --unet-steps 10 --ns 3,5 --embedded-ns 2,3,4,5 --seeds 3 --rank 16 --no-doc
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chordCacheDir, openModel, type Model } from '../src/engine';
+import { derivedGraph } from '../src/engine/model/derived-graphs';
+import { branchInputs } from '../src/engine/model/lora-stack';
+import { LORA_CPU_PASS } from '../src/engine/model/passes';
+import { createSession } from '../src/engine/model/session';
+import { findMethod, resolveMethodOptions } from '../src/engine/pipeline/methods';
+import { unetCall } from '../src/engine/pipeline/unet-call';
+import { writeSafetensors, type TensorToWrite } from '../src/engine/safetensors';
+import { cliOption as opt } from './cli-options';
+import { runQuality, type MethodVariant } from './quality/run';
+import { sample } from './quality/set';
+import { median } from './speed/stats';
+import { isKohyaLayer, randomLoras, uniform } from './speed/unet-feeds';
+
+const SD15 = opt('sd15', '');
+const MODEL = opt('model', 'models/glyph-sd');
+const SIZE = Number(opt('size', '256'));
+const UNET_STEPS = Number(opt('unet-steps', '10'));
+const NS = opt('ns', '3,5').split(',').map(Number);
+const EMBEDDED_NS = opt('embedded-ns', '2,3,4,5').split(',').map(Number);
+const SEEDS = Array.from({ length: Number(opt('seeds', '3')) }, (_, i) => i);
+const RANK = Number(opt('rank', '16'));
+const ONLY = opt('only', 'g,h').split(',');
+const WRITE_DOC = !process.argv.includes('--no-doc');
+const DOC = 'docs/performance.md';
+
+/** Every method, Composite in both forms. Peak memory only grows: the largest form goes last. */
+const VARIANTS: readonly MethodVariant[] = [
+  { label: 'merge', method: 'merge' },
+  { label: 'switch', method: 'switch', order: 'user' },
+  { label: 'cmlora', method: 'cmlora', order: 'user' },
+  { label: 'composite, one call per LoRA', method: 'composite', maxBatchRows: 2 },
+  { label: 'composite, batched', method: 'composite' },
+];
+
+const log = (s: string) => console.log(s);
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+async function embedded(): Promise<string> {
+  const model = await openModel(MODEL, { cacheDir: chordCacheDir() });
+  const rows: string[] = [];
+  try {
+    for (const n of EMBEDDED_NS) {
+      const set = sample(n, 1);
+      // CMLoRA's H/L split as the paper's categories would give it: the background is L
+      const variants = VARIANTS.map((v) => (v.method === 'cmlora' ? { ...v, order: 'freq' } : v));
+      const results = await runQuality(model, set, { modelDir: MODEL, steps: 20, sampler: 'ddim', cfg: 5, seeds: SEEDS, variants });
+      for (const v of variants) {
+        const rs = results.filter((r) => r.variant === v.label);
+        const row = `| ${n} | ${v.label} | ${ms(median(rs.map((r) => r.ms)))} | ${(rs[0].full / 20).toFixed(2)} + ${(rs[0].shallow / 20).toFixed(2)} |`;
+        rows.push(row);
+        log(row);
+      }
+    }
+  } finally {
+    await model.release();
+  }
+  return [
+    `Embedded model (${MODEL}), 64 x 64, ddim 20 steps, seeds ${SEEDS.join(', ')}, the first composition of each N of the quality set:`,
+    '',
+    '| N | method | wall time per image (median) | UNet passes per step (full + shallow) |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+/** A model folder around the SD 1.5-sized UNet: the demo model's other parts, never run. */
+function sd15Folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chord-sd15-'));
+  for (const part of ['text_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) symlinkSync(resolve(MODEL, part), join(dir, part));
+  symlinkSync(resolve(SD15, 'unet'), join(dir, 'unet'));
+  cpSync(resolve(MODEL, 'model_index.json'), join(dir, 'model_index.json'));
+  return dir;
+}
+
+async function writeRandomLoras(unetPath: string, dir: string, count: number): Promise<string[]> {
+  const derived = await derivedGraph(unetPath, 'unet', [LORA_CPU_PASS], chordCacheDir());
+  const session = await createSession(derived.path, { providers: ['cpu'], label: 'unet' });
+  const branches = (branchInputs(session.inputs, session.label) ?? []).filter((b) => isKohyaLayer(b.modulePath));
+  await session.release();
+  const files: string[] = [];
+  mkdirSync(dir, { recursive: true });
+  for (const [k, lora] of randomLoras(branches, count, RANK, 99).entries()) {
+    const tensors: Record<string, TensorToWrite> = {};
+    for (const m of lora.modules) {
+      const key = `lora_unet_${m.modulePath.replace(/\./g, '_')}`;
+      tensors[`${key}.lora_down.weight`] = { dtype: 'F32', shape: m.downShape, data: m.down };
+      tensors[`${key}.lora_up.weight`] = { dtype: 'F32', shape: m.upShape, data: m.up };
+      tensors[`${key}.alpha`] = { dtype: 'F32', shape: [], data: [m.alpha] };
+    }
+    files.push(join(dir, `random-${k}.safetensors`));
+    await writeSafetensors(files[k], tensors, { ss_network_dim: String(RANK) });
+  }
+  return files;
+}
+
+/** One method for UNET_STEPS steps through Model.runUnet: ms per step and passes per step. */
+async function timeMethod(model: Model, variant: MethodVariant, n: number, cached: boolean): Promise<{ msPerStep: number; full: number; shallow: number; rssGiB: number }> {
+  const latent = SIZE / 8;
+  const latentDims = [1, 4, latent, latent];
+  const modelInput = uniform(4 * latent * latent, 7, 1);
+  const context = { data: uniform(2 * 77 * 768, 8, 1), dims: [2, 77, 768] };
+  const definition = findMethod(variant.method);
+  const order = Array.from({ length: n }, (_, k) => k);
+  // H = all but the last LoRA (a background-like L), as the categories would make it
+  const method = definition.create({ weights: order.map(() => 1), order, highFrequency: new Set(order.slice(0, -1)) }, resolveMethodOptions(definition, variant.options));
+  method.begin(UNET_STEPS, cached);
+  const cost = { full: 0, shallow: 0 };
+  const times: number[] = [];
+  for (let i = 0; i < UNET_STEPS; i++) {
+    const t = performance.now();
+    await method.predict(i, UNET_STEPS, unetCall(model, { modelInput, latentDims, timestep: 999 - 50 * i, context, maxRows: variant.maxBatchRows ?? 2 * n }, cost));
+    times.push(performance.now() - t);
+  }
+  return { msPerStep: times.reduce((a, b) => a + b, 0) / times.length, full: cost.full / UNET_STEPS, shallow: cost.shallow / UNET_STEPS, rssGiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30 };
+}
+
+async function sd15(): Promise<string> {
+  const folder = sd15Folder();
+  const loraDir = mkdtempSync(join(tmpdir(), 'chord-sd15-loras-'));
+  const notices: string[] = [];
+  const model = await openModel(folder, { cacheDir: chordCacheDir(), provider: 'cpu', onNotice: (x) => notices.push(x.message) });
+  const lines: string[] = [];
+  try {
+    const files = await writeRandomLoras(model.folder.graphs.unet, loraDir, Math.max(...NS));
+    await model.useLoras(files.slice(0, Math.max(...NS)));
+    const cached = await model.enableCachedPasses();
+    log(`SD 1.5-sized UNet at ${SIZE} x ${SIZE}: cached passes ${cached ? 'on' : `off (${notices.join('; ')})`}`);
+    // shallow / full: one CFG pair, a few calls each, after a warm-up
+    const ratio = await shallowRatio(model);
+    log(`shallow / full: ${ratio.shallow.toFixed(0)} / ${ratio.full.toFixed(0)} ms = ${(ratio.shallow / ratio.full).toFixed(3)}`);
+    const rows: string[] = [];
+    for (const n of NS) {
+      await model.useLoras(files.slice(0, n));
+      const results = new Map<string, Awaited<ReturnType<typeof timeMethod>>>();
+      for (const v of VARIANTS) {
+        const r = await timeMethod(model, v, n, cached);
+        results.set(v.label, r);
+        const row = `| ${n} | ${v.label} | ${ms(r.msPerStep)} | ${r.full.toFixed(2)} + ${r.shallow.toFixed(2)} | ${r.rssGiB.toFixed(1)} GiB |`;
+        rows.push(row);
+        log(row);
+      }
+      const fastest = Math.min(results.get('composite, batched')?.msPerStep ?? Infinity, results.get('composite, one call per LoRA')?.msPerStep ?? Infinity);
+      const c = results.get('cmlora')?.msPerStep ?? NaN;
+      const target = n === 3 ? 0.55 : n === 5 ? 0.5 : undefined;
+      const verdict = target === undefined ? '' : c / fastest <= target ? ` (target ≤ ${target}: pass)` : ` (target ≤ ${target}: FAIL)`;
+      lines.push(`- N = ${n}: CMLoRA / Composite (fastest form) = ${(c / fastest).toFixed(3)}${verdict}`);
+    }
+    return [
+      `SD 1.5-sized UNet (random weights, ${SD15}), ${SIZE} x ${SIZE}, CPU, ${UNET_STEPS} steps per method, ${RANK}-rank kohya LoRAs on the attention layers; times per denoising step (all UNet calls of the method), averaged over the steps:`,
+      '',
+      `Shallow pass / full pass (one CFG pair, median of 5): ${ratio.shallow.toFixed(0)} / ${ratio.full.toFixed(0)} ms = **${(ratio.shallow / ratio.full).toFixed(3)}** (the paper: about 0.38).`,
+      '',
+      '| N | method | wall time per step | UNet passes per step (full + shallow) | peak RSS so far |',
+      '|---|---|---|---|---|',
+      ...rows,
+      '',
+      ...lines,
+      '',
+      'Peak RSS is the process maximum so far: the methods run in the order listed, cheapest first, so a row above its predecessor shows what it added.',
+    ].join('\n');
+  } finally {
+    await model.release();
+    rmSync(folder, { recursive: true, force: true });
+    rmSync(loraDir, { recursive: true, force: true });
+  }
+}
+
+async function shallowRatio(model: Model): Promise<{ full: number; shallow: number }> {
+  const latent = SIZE / 8;
+  const sample = { data: uniform(2 * 4 * latent * latent, 3, 1), dims: [2, 4, latent, latent] };
+  const context = { data: uniform(2 * 77 * 768, 4, 1), dims: [2, 77, 768] };
+  const loras = [1, ...Array.from({ length: Math.max(...NS) - 1 }, () => 0)];
+  const fill = await model.runUnet({ sample, timestep: 500, context, loras, depth: 'fill' });
+  const time = async (f: () => Promise<unknown>) => {
+    const t = performance.now();
+    await f();
+    return performance.now() - t;
+  };
+  const full: number[] = [];
+  const shallow: number[] = [];
+  await model.runUnet({ sample, timestep: 500, context, loras, depth: 'shallow', deepFeature: fill.deepFeature });
+  for (let i = 0; i < 5; i++) {
+    full.push(await time(() => model.runUnet({ sample, timestep: 500, context, loras, depth: 'fill' })));
+    shallow.push(await time(() => model.runUnet({ sample, timestep: 500, context, loras, depth: 'shallow', deepFeature: fill.deepFeature })));
+  }
+  return { full: median(full), shallow: median(shallow) };
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const parts: string[] = [];
+  if (ONLY.includes('g')) parts.push(await embedded());
+  if (ONLY.includes('h')) {
+    if (!SD15) throw new Error('h needs --sd15 DIR, a UNet-only folder (python3 models/recipe/recipe.py sd15-random --out DIR)');
+    parts.push(await sd15());
+  }
+  const minutes = ((performance.now() - t0) / 60000).toFixed(1);
+  const command = `npx tsx bench/methods-speed.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const section = ['<!-- methods:begin -->', `Made by \`${command}\` (${minutes} min).`, '', ...parts.flatMap((p) => [p, '']), '<!-- methods:end -->'].join('\n');
+  if (!WRITE_DOC) return;
+  const doc = readFileSync(DOC, 'utf8');
+  const re = /<!-- methods:begin -->[\s\S]*<!-- methods:end -->/;
+  writeFileSync(DOC, re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n## Composition methods\n\n${section}\n`);
+  log(`wrote ${DOC}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+/**
+ * The composition-method registry: name + options -> method. The engine, the CLI, the app's
+ * request validation and the image-record reader all go through it, so an image records its
+ * method and options and can be made again from them.
+ */
+import { ChordError } from '../errors';
+import type { LoraWeights } from '../model/model';
+import { Cmlora } from './cmlora';
+import type { CompositionMethod } from './composition';
+import { Composite } from './composite';
+import { Merge } from './merge';
+import { Switch } from './switch';
+
+export type MethodOptionValue = number | string | boolean;
+export type MethodOptions = Record<string, MethodOptionValue>;
+
+export interface MethodOptionSpec {
+  name: string;
+  kind: 'int' | 'boolean';
+  /** int only */
+  min?: number;
+  max?: number;
+  default: number | boolean;
+  description: string;
+}
+
+/** How a method orders LoRAs when the request names no order. */
+export type DefaultOrder = 'user' | 'category' | 'freq';
+
+/** What the engine knows about the LoRAs when it makes a method. */
+export interface MethodContext {
+  /** user weight of each LoRA, in stack order */
+  weights: LoraWeights;
+  /** the order to take them in (indices into the stack) */
+  order: readonly number[];
+  /** CMLoRA: indices of the high-frequency set H (the rest of `order` is L) */
+  highFrequency?: ReadonlySet<number>;
+}
+
+export interface MethodDefinition {
+  name: string;
+  label: string;
+  summary: string;
+  options: readonly MethodOptionSpec[];
+  defaultOrder: DefaultOrder;
+  /** needs each LoRA's frequency class (H or L) */
+  needsFrequencyClasses: boolean;
+  /** at least this many LoRAs */
+  minLoras: number;
+  /** UNet evaluations (of one CFG row pair) per step, for N LoRAs, as a formula for people */
+  cost: string;
+  create(context: MethodContext, options: Readonly<Record<string, number | boolean>>): CompositionMethod;
+}
+
+const MAX_INTERVAL = 1000;
+
+export const METHODS: readonly MethodDefinition[] = [
+  {
+    name: 'merge',
+    label: 'Merge',
+    summary: 'all LoRAs at once, their weight deltas summed',
+    options: [],
+    defaultOrder: 'user',
+    needsFrequencyClasses: false,
+    minLoras: 0,
+    cost: '1',
+    create: (c) => new Merge(c.weights),
+  },
+  {
+    name: 'switch',
+    label: 'Switch',
+    summary: 'one LoRA per step, the next one every tau steps',
+    options: [{ name: 'tau', kind: 'int', min: 1, max: MAX_INTERVAL, default: 5, description: 'steps between switches' }],
+    defaultOrder: 'category',
+    needsFrequencyClasses: false,
+    minLoras: 1,
+    cost: '1',
+    create: (c, o) => new Switch(c.weights, c.order, o.tau as number),
+  },
+  {
+    name: 'composite',
+    label: 'Composite',
+    summary: "each LoRA alone every step, their noise predictions averaged",
+    options: [],
+    defaultOrder: 'user',
+    needsFrequencyClasses: false,
+    minLoras: 1,
+    cost: 'N',
+    create: (c) => new Composite(c.weights, c.order),
+  },
+  {
+    name: 'cmlora',
+    label: 'CMLoRA',
+    summary: 'frequency-ordered composite with a dominant LoRA and cached shallow passes',
+    options: [
+      { name: 'c1', kind: 'int', min: 1, max: MAX_INTERVAL, default: 2, description: 'refresh interval in the first 37.5% and last 12.5% of steps' },
+      { name: 'c2', kind: 'int', min: 1, max: MAX_INTERVAL, default: 3, description: 'refresh interval in between' },
+      { name: 'cache', kind: 'boolean', default: true, description: 'shallow passes from cached deep features' },
+    ],
+    defaultOrder: 'freq',
+    needsFrequencyClasses: true,
+    minLoras: 1,
+    cost: 'about 0.38 N + 0.62 / c',
+    create: (c, o) => {
+      const high = c.order.filter((k) => c.highFrequency?.has(k));
+      const low = c.order.filter((k) => !c.highFrequency?.has(k));
+      return new Cmlora(c.weights, high, low, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
+    },
+  },
+];
+
+export const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
+
+export function findMethod(name: string): MethodDefinition {
+  const found = METHODS.find((m) => m.name === name.trim().toLowerCase());
+  if (!found) throw new ChordError('BAD_ARGUMENT', `Unknown composition method "${name}".`, `Choose one of: ${METHOD_NAMES.join(', ')}.`);
+  return found;
+}
+
+/**
+ * A method's options, checked and completed with defaults: unknown names, wrong types and values
+ * out of range fail with one line naming the option.
+ */
+export function resolveMethodOptions(definition: MethodDefinition, given: Readonly<Record<string, unknown>> = {}): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const key of Object.keys(given)) {
+    if (!definition.options.some((o) => o.name === key)) {
+      const known = definition.options.map((o) => o.name);
+      throw new ChordError('BAD_ARGUMENT', `The ${definition.label} method has no option "${key}".`, known.length ? `Its options: ${known.join(', ')}.` : `${definition.label} takes no options.`);
+    }
+  }
+  for (const spec of definition.options) {
+    const value = given[spec.name] ?? spec.default;
+    if (spec.kind === 'boolean') {
+      if (typeof value !== 'boolean') throw new ChordError('BAD_ARGUMENT', `${definition.label} option ${spec.name} must be true or false (got ${JSON.stringify(value)}).`);
+      out[spec.name] = value;
+      continue;
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
+      throw new ChordError('BAD_ARGUMENT', `${definition.label} option ${spec.name} (${spec.description}) must be a whole number from ${spec.min} to ${spec.max} (got ${JSON.stringify(value)}).`);
+    }
+    out[spec.name] = value;
+  }
+  return out;
+}
+
+/** What a host shows of the registry (CLI help, the app's method selector). */
+export function describeMethods(): { name: string; label: string; summary: string; cost: string; defaultOrder: DefaultOrder; options: MethodOptionSpec[] }[] {
+  return METHODS.map((m) => ({ name: m.name, label: m.label, summary: m.summary, cost: m.cost, defaultOrder: m.defaultOrder, options: [...m.options] }));
+}

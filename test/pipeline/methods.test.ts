@@ -1,0 +1,191 @@
+/**
+ * The composition methods on a fake UNet (what they ask for, how they combine it), the registry,
+ * and the real loop on the demo model (batched vs per-LoRA calls, step logs).
+ */
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ChordError } from '../../src/engine/errors';
+import { openModel } from '../../src/engine/model/model';
+import {
+  activeLoras,
+  Cmlora,
+  Composite,
+  dominanceWeights,
+  findMethod,
+  isRefreshStep,
+  Merge,
+  resolveMethodOptions,
+  Switch,
+  switchSlot,
+  txt2img,
+  unetRowsPerCall,
+  type UnetCall,
+  type UnetRequest,
+} from '../../src/engine/pipeline';
+import { resolveSettings } from '../../src/engine/pipeline/settings';
+import { makeTmpDir, testModelDir } from './helpers';
+
+/**
+ * A fake UNet: configuration c's prediction is (sum of its weights) in every uncond value and
+ * 10 x that in every cond value, so a combination shows which weights went in. Logs each call.
+ */
+function fakeUnet(log: UnetRequest[]): UnetCall {
+  return async (request) => {
+    log.push(request);
+    const predictions = request.configs.map((c) => {
+      const s = c.reduce((a, b) => a + b, 0);
+      return { uncond: Float32Array.of(s, s), cond: Float32Array.of(10 * s, 10 * s) };
+    });
+    const deep = request.depth === 'fill' ? request.configs.map((c) => ({ data: Float32Array.from(c), dims: [2, c.length / 2] })) : undefined;
+    return { predictions, deep };
+  };
+}
+
+describe('Switch', () => {
+  it('keeps the first LoRA tau + 1 steps, then switches every tau steps, cycling', () => {
+    const slots = Array.from({ length: 18 }, (_, i) => switchSlot(i, 5, 3));
+    expect(slots).toEqual([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 0, 0]);
+    expect(switchSlot(7, 1, 2)).toBe(0);
+  });
+
+  it('runs one LoRA alone per step, in its order; the prompt sees the first LoRA only', async () => {
+    const log: UnetRequest[] = [];
+    const m = new Switch([0.5, 2, 3], [2, 0, 1], 2);
+    expect(m.promptWeights()).toEqual([0, 0, 3]);
+    const steps = [];
+    for (let i = 0; i < 7; i++) steps.push(await m.predict(i, 7, fakeUnet(log)));
+    expect(steps.map((s) => s.active[0])).toEqual([2, 2, 2, 0, 0, 1, 1]);
+    expect(log.map((r) => r.configs)).toEqual([
+      [[0, 0, 3]], [[0, 0, 3]], [[0, 0, 3]], [[0.5, 0, 0]], [[0.5, 0, 0]], [[0, 2, 0]], [[0, 2, 0]],
+    ]);
+  });
+});
+
+describe('Composite', () => {
+  it('evaluates every LoRA alone in one batched request and averages the halves', async () => {
+    const log: UnetRequest[] = [];
+    const m = new Composite([1, 2, 3], [0, 1, 2]);
+    const out = await m.predict(0, 10, fakeUnet(log));
+    expect(log).toHaveLength(1);
+    expect(log[0].configs).toEqual([[1, 0, 0], [0, 2, 0], [0, 0, 3]]);
+    expect([...out.prediction.uncond]).toEqual([2, 2]);
+    expect([...out.prediction.cond]).toEqual([20, 20]);
+    expect(m.promptWeights()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('CMLoRA', () => {
+  it('refreshes every c1 steps, then c2, then c1 again, with boundaries as fractions of T', () => {
+    const refresh = Array.from({ length: 20 }, (_, i) => i).filter((i) => isRefreshStep(i, 20, 2, 3));
+    // [0, 7.5) every 2; [7.5, 17.5) every 3 from step 8; [17.5, 20) every 2 from step 18
+    expect(refresh).toEqual([0, 2, 4, 6, 8, 11, 14, 17, 18]);
+    expect(Array.from({ length: 8 }, (_, i) => isRefreshStep(i, 8, 1, 1)).every(Boolean)).toBe(true);
+  });
+
+  it('phase 1 runs H; phase 2 drops the first of H and adds L; no L means no phase 2', () => {
+    expect(activeLoras(12, 20, [0, 1], [2])).toEqual([0, 1]);
+    expect(activeLoras(13, 20, [0, 1], [2])).toEqual([1, 2]);
+    expect(activeLoras(19, 20, [0, 1], [])).toEqual([0, 1]);
+    expect(activeLoras(3, 20, [], [2, 3])).toEqual([2, 3]);
+  });
+
+  it('dominant weight coeff = n - 0.5 times the others; the weights sum to n', () => {
+    for (const n of [1, 2, 3, 5]) {
+      const w = dominanceWeights(n);
+      expect(w.dominant / w.other).toBeCloseTo(n - 0.5, 12);
+      expect(w.dominant + (n - 1) * w.other).toBeCloseTo(n, 12);
+    }
+  });
+
+  it('full passes fill the caches, shallow passes read them, refreshes go round robin', async () => {
+    const log: UnetRequest[] = [];
+    const m = new Cmlora([1, 1, 1], [0, 1], [2], { c1: 2, c2: 3, cache: true });
+    m.begin(10, true);
+    const steps = [];
+    for (let i = 0; i < 10; i++) steps.push(await m.predict(i, 10, fakeUnet(log)));
+    // step 0: no caches: both H LoRAs run full ('fill'), LoRA 0 dominant
+    expect(log[0]).toMatchObject({ depth: 'fill', configs: [[1, 0, 0], [0, 1, 0]] });
+    expect(steps[0]).toMatchObject({ active: [0, 1], dominant: 0, refreshed: [0, 1] });
+    // step 1: not a refresh step: both shallow from their caches
+    expect(log[1].depth).toBe('shallow');
+    expect(log[1].deep?.map((d) => [...d.data])).toEqual([[1, 0, 0], [0, 1, 0]]);
+    expect(steps[1]).toMatchObject({ dominant: 0, refreshed: [] });
+    // step 2: refresh step: the next in round robin (LoRA 1) runs full and becomes dominant
+    expect(steps[2]).toMatchObject({ dominant: 1, refreshed: [1] });
+    // phase 2 (step 7 > 0.6 T): LoRA 0 leaves, the background LoRA 2 enters with a full pass
+    expect(steps[7].active).toEqual([1, 2]);
+    expect(steps[7].refreshed).toContain(2);
+    // the combination: weights (w_dom, w_non) over the mean of 2 -> (1.5 * 1 + 0.5 * 1) / 2 = 1
+    expect([...steps[1].prediction.uncond]).toEqual([1, 1]);
+    expect([...steps[1].prediction.cond]).toEqual([10, 10]);
+  });
+
+  it('with caching off, or a UNet that cannot be cut, every pass is full', async () => {
+    for (const [cache, cut] of [[false, true], [true, false]]) {
+      const log: UnetRequest[] = [];
+      const m = new Cmlora([1, 1], [0, 1], [], { c1: 2, c2: 3, cache });
+      m.begin(6, cut);
+      for (let i = 0; i < 6; i++) await m.predict(i, 6, fakeUnet(log));
+      expect(log.every((r) => (r.depth ?? 'full') === 'full')).toBe(true);
+      expect(log.every((r) => r.configs.length === 2)).toBe(true);
+    }
+  });
+});
+
+describe('method registry', () => {
+  it('names every method and completes options with defaults', () => {
+    expect(findMethod('Switch').name).toBe('switch');
+    expect(resolveMethodOptions(findMethod('switch'))).toEqual({ tau: 5 });
+    expect(resolveMethodOptions(findMethod('cmlora'), { c1: 1 })).toEqual({ c1: 1, c2: 3, cache: true });
+    expect(resolveMethodOptions(findMethod('merge'))).toEqual({});
+  });
+
+  it('refuses unknown methods, unknown options and bad values with one line', () => {
+    const text = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as ChordError).userText();
+      }
+      return 'no error';
+    };
+    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora.');
+    expect(() => resolveMethodOptions(findMethod('switch'), { c1: 2 })).toThrow(/no option "c1"/);
+    expect(() => resolveMethodOptions(findMethod('switch'), { tau: 0 })).toThrow(/tau .* from 1 to 1000 \(got 0\)/);
+    expect(() => resolveMethodOptions(findMethod('cmlora'), { cache: 1 })).toThrow(/true or false/);
+  });
+
+  it('sizes UNet batches by the attention memory of the latent', () => {
+    expect(unetRowsPerCall(64, 64, 4096)).toBe(2);
+    expect(unetRowsPerCall(32, 32, 4096)).toBeGreaterThanOrEqual(32);
+    expect(unetRowsPerCall(16, 16, 4096) % 2).toBe(0);
+  });
+});
+
+describe('methods on the demo model', () => {
+  const tmp = makeTmpDir('chord-methods-');
+  afterAll(tmp.cleanup);
+  const MODEL = testModelDir();
+  const loras = ['zorb', 'hat', 'hatching'].map((n) => join(MODEL, 'loras', `${n}.safetensors`));
+
+  it('Composite as one batched call equals one call per LoRA; the step log counts N full passes a step', async () => {
+    const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
+    try {
+      await model.useLoras(loras);
+      const settings = resolveSettings({ prompt: 'zorb hatz hatchy', seed: 3, steps: 6, sampler: 'ddim', cfg: 5 }, model.folder);
+      const method = new Composite([1, 1, 1], [0, 1, 2]);
+      const batched = await txt2img(model, settings, { method, maxBatchRows: 6 });
+      const single = await txt2img(model, settings, { method, maxBatchRows: 2 });
+      let maxDiff = 0;
+      for (let i = 0; i < batched.rgb.length; i++) maxDiff = Math.max(maxDiff, Math.abs(batched.rgb[i] - single.rgb[i]));
+      // batched GEMMs may sum in another order: at most one 8-bit level apart
+      expect(maxDiff).toBeLessThanOrEqual(1);
+      expect(batched.steps.map((s) => [s.full, s.shallow])).toEqual(Array.from({ length: 6 }, () => [3, 0]));
+      // and it is not Merge
+      const merged = await txt2img(model, settings, { method: new Merge([1, 1, 1]) });
+      expect(Buffer.compare(Buffer.from(merged.rgb), Buffer.from(batched.rgb))).not.toBe(0);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
+});
