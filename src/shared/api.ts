@@ -48,6 +48,7 @@ export const DEFAULTS = {
   cfg: 7,
   sampler: 'euler_a' as Sampler,
   batchCount: 1,
+  method: 'merge',
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -93,6 +94,21 @@ export const LoraChoiceSchema = v.strictObject({
  * minus where the images go, which the host decides). A test checks that every validated request
  * is a valid engine request.
  */
+export const MethodChoiceSchema = v.strictObject(
+  {
+  /** A composition method's name from `AppInfo.engine.methods`. */
+  name: v.pipe(nonEmptyText('method'), v.maxLength(40, 'method name is too long')),
+  /** Its options by name (e.g. { tau: 5 } for switch); left out: the method's defaults. */
+  options: v.optional(
+    v.pipe(
+      v.record(v.string(), v.union([v.number(), v.boolean()], 'method options must be numbers or true/false'), 'method options must be an object'),
+      v.check((o) => Object.keys(o).length <= 20, 'too many method options'),
+    ),
+  ),
+  },
+  'method must be an object with a name (and options)',
+);
+
 export const GenerateRequestSchema = v.strictObject({
   prompt: text('prompt', LIMITS.promptChars),
   negativePrompt: v.optional(text('negative prompt', LIMITS.promptChars), DEFAULTS.negativePrompt),
@@ -117,6 +133,10 @@ export const GenerateRequestSchema = v.strictObject({
     wholeNumber('batchCount', LIMITS.batchCount.min, LIMITS.batchCount.max),
     DEFAULTS.batchCount,
   ),
+  /** How the LoRAs are combined; left out: merge. */
+  method: v.optional(MethodChoiceSchema, () => ({ name: DEFAULTS.method })),
+  /** The order the method takes the LoRAs in ('user', 'reverse', 'freq', 'category'); left out: the method's own. */
+  order: v.optional(v.pipe(text('order', 2000), v.nonEmpty('order is empty'))),
 });
 
 export const JobIdSchema = nonEmptyText('job id');
@@ -151,14 +171,32 @@ export type LoraPatch = v.InferOutput<typeof LoraPatchSchema>;
 // ---------------------------------------------------------------------------------------------
 // Results and events
 
+export interface MethodOptionInfo {
+  name: string;
+  kind: 'int' | 'boolean';
+  min?: number;
+  max?: number;
+  default: number | boolean;
+  description: string;
+}
+
+/** A composition method the engine offers (the stack's method selector). */
+export interface MethodInfo {
+  name: string;
+  label: string;
+  summary: string;
+  /** UNet passes per step for N LoRAs, for people ("1", "N") */
+  cost: string;
+  options: MethodOptionInfo[];
+}
+
 export interface AppInfo {
   /** The app's version (package.json). */
   version: string;
   engine: {
     /** ONNX Runtime execution providers usable on this machine, e.g. ["cpu", "webgpu"]. */
     providers: string[];
-    /** Composition methods the engine offers (the stack's method selector). */
-    methods: string[];
+    methods: MethodInfo[];
   };
 }
 
@@ -214,6 +252,7 @@ export interface ImageSettings {
   /** LoRAs by name and weight; `path` when the library holds the same file. */
   loras: { name: string; weight: number; path: string | null }[];
   method?: string;
+  methodOptions?: Record<string, number | boolean>;
   /** Where the settings came from. */
   source: 'chord' | 'a1111';
 }

@@ -28,6 +28,7 @@ describe('shared contract and engine agree', () => {
   });
 
   it('on what the app shows', () => {
+    expectTypeOf<shared.AppInfo>().toEqualTypeOf<app.AppInfo>();
     expectTypeOf<shared.LoraEntry>().toEqualTypeOf<app.LoraEntry>();
     expectTypeOf<shared.GalleryImage>().toEqualTypeOf<app.GalleryImage>();
     expectTypeOf<shared.QueuedJob>().toEqualTypeOf<app.QueuedJob>();

@@ -12,7 +12,7 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     throw new Error('not in this test');
   };
   const host: ApiHost = {
-    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'], methods: ['merge'] } }),
+    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'], methods: [] } }),
     listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
     listLoras: notHere,
     addLoras: notHere,
@@ -52,6 +52,7 @@ describe('generate request validation', () => {
         cfg: DEFAULTS.cfg,
         sampler: DEFAULTS.sampler,
         batchCount: 1,
+        method: { name: 'merge' },
       },
     ]);
   });
@@ -73,6 +74,8 @@ describe('generate request validation', () => {
       width: 768,
       height: 512,
       batchCount: 4,
+      method: { name: 'switch', options: { tau: 3 } },
+      order: 'category',
     };
     const reply = await createDispatcher(host).generate(request);
     expect(reply.ok).toBe(true);
@@ -88,6 +91,8 @@ describe('generate request validation', () => {
     [{ loras: [{ path: '/l/a.safetensors', weight: 11 }] }, 'lora weight must be a number from -10 to 10'],
     [{ seed: -1 }, 'seed must be a whole number from 0 to 9007199254740991'],
     [{ cfgScale: 7 }, 'unknown setting "cfgScale"'],
+    [{ method: 'switch' }, 'method must be an object with a name (and options)'],
+    [{ method: { name: 'switch', options: { tau: 'x' } } }, 'method options must be numbers or true/false'],
     [{ negative: 'x' }, 'unknown setting "negative"'],
     [{ model: '   ' }, 'model is empty'],
     [{ model: undefined }, 'model is missing'],
@@ -167,7 +172,7 @@ describe('dispatcher', () => {
 
   it('passes results through unchanged', async () => {
     const dispatcher = createDispatcher(recordingHost().host);
-    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'], methods: ['merge'] } } });
+    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'], methods: [] } } });
     expect(await dispatcher.listModels()).toEqual({
       ok: true,
       value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],

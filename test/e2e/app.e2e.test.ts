@@ -127,11 +127,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     await setNumber('Batch count', 3);
     await page.getByRole('region', { name: 'Generation settings' }).getByLabel('Seed mode').selectOption('fixed');
     await page.getByRole('region', { name: 'Generation settings' }).getByLabel('Seed', { exact: true }).fill('42');
+    // a composition method from the engine's registry, with an option
+    const stack = page.getByRole('region', { name: 'LoRA stack' });
+    expect(await stack.getByLabel('Composition method').locator('option').allTextContents()).toEqual(['Merge', 'Switch', 'Composite', 'CMLoRA']);
+    await stack.getByLabel('Composition method').selectOption('switch');
+    await stack.getByLabel(/^Switch option tau/).fill('2');
     await page.getByRole('button', { name: /^Generate/ }).click();
     await expect.poll(galleryCount, { timeout: 60_000 }).toBe(3);
     await page.getByRole('status').getByText(/Done/).waitFor();
     const settings = page.getByTestId('image-settings');
-    expect(await settings.textContent()).toMatch(/seed 44 · 4 steps · cfg 7 · euler_a · 64×64 · merge/);
+    expect(await settings.textContent()).toMatch(/seed 44 · 4 steps · cfg 7 · euler_a · 64×64 · switch/);
     expect(await settings.textContent()).toMatch(/LoRAs: zorb 1, hat 0\.8/);
     await shot(page, 'gallery');
   });
@@ -140,6 +145,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     await prompt().fill('something else');
     await setNumber('Steps', 9);
     await page.getByRole('region', { name: 'LoRA stack' }).getByRole('button', { name: 'Remove zorb from the stack' }).click();
+    await page.getByLabel('Composition method').selectOption('merge');
     await page.getByRole('button', { name: /seed 42$/ }).click();
     await page.getByRole('button', { name: 'Reuse settings' }).click();
     expect(await prompt().inputValue()).toBe('a green scene, zorb, hatz');
@@ -148,6 +154,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     const stack = page.getByRole('region', { name: 'LoRA stack' });
     expect(await stack.locator('[data-stack-item]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stack-item')))).toEqual(['zorb', 'hat']);
     expect(await stack.getByLabel('Weight of hat as a number').inputValue()).toBe('0.8');
+    expect(await stack.getByLabel('Composition method').inputValue()).toBe('switch');
+    expect(await stack.getByLabel(/^Switch option tau/).inputValue()).toBe('2');
   });
 
   it("restores settings from a dropped PNG: Chord's own and A1111's", async () => {

@@ -39,6 +39,7 @@ export function imageSettings(info: ImageInfo, findLora: LoraLookup): ImageSetti
       height: r.height,
       loras: r.loras.map((l) => ({ name: l.name, weight: l.weight, path: findLora({ name: l.name, sha256: l.fileHash }) })),
       method: r.method,
+      methodOptions: Object.fromEntries(Object.entries(r.methodOptions).filter((e): e is [string, number | boolean] => typeof e[1] !== 'string')),
       source: 'chord',
     };
   }

@@ -1,5 +1,5 @@
 /** The app's services: LoRA library, batch queue and gallery over an out-of-process engine. */
-export { Studio, APP_METHODS, type EngineRunner, type StudioOptions } from './studio';
+export { Studio, type EngineRunner, type StudioOptions } from './studio';
 export { Gallery, GALLERY_NAME, imageSettings, settingsFromPng } from './gallery';
 export { LoraLibrary, baseModelLabel, safeUploadName } from './library';
 export type * from './types';

@@ -14,17 +14,12 @@ import sharp from 'sharp';
 import { ChordError, isChordError } from '../errors';
 import type { GenerateHooks, GenerateRequest, GenerateResult } from '../host/engine';
 import { inspectModelFolder } from '../model/folder';
+import { describeMethods, findMethod, resolveMethodOptions } from '../pipeline/methods';
 import type { PreviewImage } from '../pipeline/preview';
 import { Gallery, settingsFromPng, type LoraLookup } from './gallery';
 import { JsonFile, readJsonFile } from './json-store';
 import { LoraLibrary } from './library';
 import type { AppGenerateRequest, AppInfo, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
-
-/**
- * Composition methods the engine runs today. Only Merge is wired into the engine's requests yet;
- * the list grows with the engine's methods.
- */
-export const APP_METHODS = ['merge'] as const;
 
 /** What runs the engine: a RestartingEngine (child or utility process) or an EngineWorker. */
 export interface EngineRunner {
@@ -85,7 +80,8 @@ export class Studio {
       this.options.onWarning,
     );
     // a job that was running when the last run ended continues after its saved images
-    this.jobs = saved.jobs.map((j) => ({ ...j, state: 'queued' }));
+    // (a queue written before methods were chosen per job means merge)
+    this.jobs = saved.jobs.map((j) => ({ ...j, state: 'queued', request: { ...j.request, method: j.request.method ?? { name: 'merge' } } }));
     this.pump();
   }
 
@@ -108,7 +104,8 @@ export class Studio {
   // ---- info ----
 
   async getInfo(): Promise<AppInfo> {
-    return { version: this.options.version, engine: { providers: await this.options.providers(), methods: [...APP_METHODS] } };
+    const methods = describeMethods().map(({ name, label, summary, cost, options }) => ({ name, label, summary, cost, options: options.map((o) => ({ ...o })) }));
+    return { version: this.options.version, engine: { providers: await this.options.providers(), methods } };
   }
 
   async listModels(): Promise<ModelSummary[]> {
@@ -179,6 +176,13 @@ export class Studio {
 
   async generate(request: AppGenerateRequest): Promise<{ jobId: string }> {
     if (this.closed) throw new ChordError('ENGINE_UNAVAILABLE', 'Chord is shutting down.');
+    // a wrong method or option fails now, next to the settings that caused it, not in the queue
+    const method = findMethod(request.method.name);
+    const options = resolveMethodOptions(method, request.method.options);
+    if (request.loras.length < method.minLoras) {
+      throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least ${method.minLoras} LoRA${method.minLoras === 1 ? '' : 's'} in the stack.`, 'Add LoRAs to the stack or choose Merge.');
+    }
+    request = { ...request, method: { name: method.name, options } };
     // the seed is fixed now, so a job resumed after a restart makes the images it would have made
     const seed = request.seed ?? randomInt(0, 2 ** 32);
     const job: QueuedJob = { jobId: randomUUID(), request: { ...request, seed }, state: 'queued', imagesDone: 0, createdAt: Date.now() };
@@ -283,6 +287,8 @@ export class Studio {
       width: r.width,
       height: r.height,
       batchCount: 1,
+      method: { name: r.method.name, ...(r.method.options ? { options: { ...r.method.options } } : {}) },
+      ...(r.order ? { order: r.order } : {}),
       output: { dir: this.gallery.dir },
       preview: true,
     };

@@ -22,11 +22,30 @@ export interface AppGenerateRequest {
   width?: number;
   height?: number;
   batchCount: number;
+  method: { name: string; options?: Record<string, number | boolean> };
+  order?: string;
+}
+
+export interface MethodOptionInfo {
+  name: string;
+  kind: 'int' | 'boolean';
+  min?: number;
+  max?: number;
+  default: number | boolean;
+  description: string;
+}
+
+export interface MethodInfo {
+  name: string;
+  label: string;
+  summary: string;
+  cost: string;
+  options: MethodOptionInfo[];
 }
 
 export interface AppInfo {
   version: string;
-  engine: { providers: string[]; methods: string[] };
+  engine: { providers: string[]; methods: MethodInfo[] };
 }
 
 export interface ModelSummary {
@@ -71,6 +90,7 @@ export interface ImageSettings {
   height?: number;
   loras: { name: string; weight: number; path: string | null }[];
   method?: string;
+  methodOptions?: Record<string, number | boolean>;
   source: 'chord' | 'a1111';
 }
 

@@ -59,7 +59,10 @@ export class ChordSession {
     }
     const loras = this.stack.items.map((i) => ({ path: i.lora.path, weight: i.weight }));
     try {
-      await this.#api.generate(this.settings.request(loras));
+      await this.#api.generate({
+        ...this.settings.request(loras),
+        method: { name: this.stack.method, options: $state.snapshot(this.stack.methodOptions) },
+      });
       this.settings.afterQueued();
       this.jobs.lastError = undefined;
       this.status = this.jobs.queue.length > 0 ? 'Queued.' : 'Starting…';
@@ -127,7 +130,9 @@ export class ChordSession {
 
   #applySettings(settings: NonNullable<GalleryImage['settings']>, done: string): void {
     this.settings.apply(settings);
-    if (settings.method && this.info?.engine.methods.includes(settings.method)) this.stack.method = settings.method;
+    if (settings.method && this.info?.engine.methods.some((m) => m.name === settings.method)) {
+      this.stack.chooseMethod(settings.method, settings.methodOptions);
+    }
     this.stack.items = [];
     const unknown: string[] = [];
     for (const l of settings.loras) {

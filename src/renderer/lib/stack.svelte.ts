@@ -8,7 +8,14 @@ export interface StackItem {
 
 export class StackStore {
   items = $state<StackItem[]>([]);
+  /** Composition method name (AppInfo.engine.methods) and its options; options left out use defaults. */
   method = $state('merge');
+  methodOptions = $state<Record<string, number | boolean>>({});
+
+  chooseMethod(name: string, options: Record<string, number | boolean> = {}): void {
+    this.method = name;
+    this.methodOptions = { ...options };
+  }
 
   has(id: string): boolean {
     return this.items.some((i) => i.lora.id === id);
