@@ -51,7 +51,8 @@ function main(): void {
     const host = await createAppHost({
       appVersion: app.getVersion(),
       bundledModelsDir: join(unpackedAppPath(), 'models'),
-      dataDir: app.getPath('userData'),
+      // CHORD_DATA_DIR: a separate library, queue and gallery (tests, several profiles)
+      dataDir: process.env['CHORD_DATA_DIR'] || app.getPath('userData'),
       engineEntry: join(import.meta.dirname, 'engine-process.js'),
       urls: imageUrls,
     });

@@ -54,6 +54,20 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     expect(await page.getByLabel('Steps', { exact: true }).inputValue()).toBe('20');
   });
 
+  it("holds the page's Content-Security-Policy: an injected inline script does not run", async () => {
+    const violations = await page.evaluate(async () => {
+      const seen: string[] = [];
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(e.violatedDirective));
+      const script = document.createElement('script');
+      script.textContent = 'window.__chordInjected = true';
+      document.head.append(script);
+      await new Promise((r) => setTimeout(r, 50));
+      return { seen, ran: (window as unknown as { __chordInjected?: boolean }).__chordInjected === true };
+    });
+    expect(violations.ran).toBe(false);
+    expect(violations.seen[0]).toMatch(/^script-src/);
+  });
+
   it('adds dropped LoRA files as cards with name, base model, rank, trigger words and category', async () => {
     // each LoRA with its preview image, the way they lie in a folder
     await dropFiles(page, '.window', [loraFile('zorb'), previewFile('zorb'), loraFile('hat'), previewFile('hat'), loraFile('sunset')]);

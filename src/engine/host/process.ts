@@ -23,6 +23,8 @@ export interface EngineChannel {
   /** Called once when the process ends; `reason` is for people ("exit code 3", "signal SIGSEGV"). */
   onExit(handler: (reason: string) => void): void;
   kill(): void;
+  /** The process id, where there is one (for logs and tests). */
+  readonly pid?: number;
 }
 
 /** Starts a new engine process. */
@@ -169,6 +171,7 @@ export function forkEngineProcess(options: ForkEngineOptions = {}): EngineSpawne
       onMessage: (handler) => child.on('message', (m) => handler(m as EngineMessage)),
       onExit: (handler) => child.once('exit', (code, signal) => handler(signal ? `signal ${signal}` : `exit code ${code}`)),
       kill: () => child.kill('SIGKILL'),
+      pid: child.pid,
     };
   };
 }
