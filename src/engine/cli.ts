@@ -10,6 +10,7 @@ import { type GenerateRequest, type GenerateResult, type MethodRequest, startEng
 import { requestFromRecord } from './host/remake';
 import { inspectLora } from './lora/metadata';
 import { fuseLorasIntoFolder } from './model/fuse';
+import { wholeNumber } from './numbers';
 import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { findMethod, METHOD_NAMES } from './pipeline/methods';
 import { SAMPLER_CHOICES } from './pipeline/settings';
@@ -46,11 +47,13 @@ function oneLine(text: string): string {
 
 // ---- option parsers: a bad value is a one-line usage error from commander ----
 
-function wholeNumber(name: string, min: number) {
+function wholeNumberOption(name: string, min: number) {
   return (text: string): number => {
-    const n = Number(text);
-    if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}.`);
-    return n;
+    try {
+      return wholeNumber(/^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN, name, min);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
   };
 }
 
@@ -293,13 +296,27 @@ async function loraInspect(file: string, o: { json?: boolean }, io: CliIo): Prom
 async function loraFuse(o: { model: string; lora?: LoraSpec[]; out: string }, io: CliIo): Promise<number> {
   const result = await fuseLorasIntoFolder(o.model, o.lora ?? [], o.out);
   for (const l of result.loras) {
-    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}`);
+    const absent = Object.entries(l.absentModules).map(([part, n]) => `, skipped ${n} ${part} modules (no ${part}/ in the model folder)`);
+    io.out(`${l.path} x${l.weight}: ${l.summary}; fused ${l.fusedModules} modules${l.skippedModules ? `, skipped ${l.skippedModules} DoRA modules` : ''}${absent.join('')}`);
+  }
+  if (result.absentParts.length > 0) {
+    io.out(`note: the model folder has no ${result.absentParts.map((p) => `${p}/`).join(' or ')}; fused ${result.fusedParts.map((p) => `${p}/`).join(' and ')} only.`);
   }
   io.out(result.outDir);
   return 0;
 }
 
-function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/**
+ * A command another part of Chord adds (e.g. `chord serve` from src/server, which the engine may
+ * not import): it registers itself on the program, runs through `run` so its exit code and errors
+ * are handled like every other command's.
+ */
+export type CliExtension = (
+  program: Command,
+  tools: { io: CliIo; run: (fn: () => Promise<number>) => Promise<void>; wholeNumber: (name: string, min: number) => (text: string) => number },
+) => void;
+
+function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: readonly CliExtension[]): Command {
   const program = new Command('chord')
     .description('Compose several LoRAs on a Stable Diffusion model, locally on ONNX Runtime.')
     .exitOverride()
@@ -319,24 +336,24 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--negative <text>', 'negative prompt')
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
-    .option('--steps <n>', 'denoising steps (default 20)', wholeNumber('--steps', 1))
+    .option('--steps <n>', 'denoising steps (default 20)', wholeNumberOption('--steps', 1))
     .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
     .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
     .option('--karras', 'Karras sigmas (dpmpp_2m)')
-    .option('--seed <n>', 'seed (default: random)', wholeNumber('--seed', 0))
-    .option('--width <px>', 'image width (default: the model size)', wholeNumber('--width', 1))
-    .option('--height <px>', 'image height (default: the model size)', wholeNumber('--height', 1))
-    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumber('--batch-count', 1))
+    .option('--seed <n>', 'seed (default: random)', wholeNumberOption('--seed', 0))
+    .option('--width <px>', 'image width (default: the model size)', wholeNumberOption('--width', 1))
+    .option('--height <px>', 'image height (default: the model size)', wholeNumberOption('--height', 1))
+    .option('--batch-count <n>', 'images in a row, seeds seed, seed+1, ...', wholeNumberOption('--batch-count', 1))
     .option('--out <file>', 'output PNG (numbered when --batch-count > 1)')
     .option('--outdir <dir>', 'output folder (default ./outputs)')
     .addOption(new Option('--provider <name>', 'execution provider (default auto)').choices(['auto', ...PROVIDER_NAMES, 'directml']))
     .addOption(new Option('--method <name>', 'how several LoRAs are composed (default merge)').choices([...METHOD_NAMES]))
     .option('--order <rule>', 'LoRA order: freq, reverse, user, category, or NAME,NAME,... (default: the method\'s)')
     .option('--high-frequency <names>', 'cmlora: NAME,NAME,... are the high-frequency set H, the rest L (default: measured)')
-    .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumber('--switch-interval', 1))
+    .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumberOption('--switch-interval', 1))
     .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
     .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
-    .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumber('--max-batch-rows', 2))
+    .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--from <image>', 'make an image again from the settings stored in it')
     .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')
@@ -372,53 +389,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .requiredOption('--out <dir>', 'new model folder (must not exist or be empty)')
     .action((o: { model: string; lora?: LoraSpec[]; out: string }) => run(() => loraFuse(o, io)));
 
-  program
-    .command('serve')
-    .description('the app in a browser: serve the UI and the engine over HTTP (127.0.0.1 by default)')
-    .option('--host <address>', 'address to listen on; any but 127.0.0.1 needs a token', '127.0.0.1')
-    .option('--port <n>', 'port (0: any free one)', wholeNumber('--port', 0), 7860)
-    .option('--token <text>', 'access token required on every request (made and printed for a non-local --host)')
-    .option('--data <dir>', "the app's data folder: LoRA library, queue, gallery (default: CHORD_DATA_DIR or the OS data folder)")
-    .option('--open', 'open the page in the default browser')
-    .action((o: ServeCliOptions) => run(() => serve(o, io)));
+  for (const extend of extensions) extend(program, { io, run, wholeNumber: wholeNumberOption });
 
   return program;
 }
 
-interface ServeCliOptions {
-  host: string;
-  port: number;
-  token?: string;
-  data?: string;
-  open?: boolean;
-}
-
-/**
- * Runs until SIGINT/SIGTERM. The server is the composition root of the browser app, so it lives
- * in src/server and is loaded only for this command.
- */
-async function serve(o: ServeCliOptions, io: CliIo): Promise<number> {
-  if (o.port > 65535) throw new ChordError('BAD_ARGUMENT', `--port must be at most 65535 (got ${o.port}).`);
-  const { startServe } = await import('../server/serve');
-  const server = await startServe({ host: o.host, port: o.port, token: o.token, open: o.open, dataDir: o.data, out: io.out, err: io.err });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().finally(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  return 0;
-}
-
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo = processIo(), extensions: readonly CliExtension[] = []): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    extensions,
+  );
   try {
     if (argv.length === 0) {
       program.outputHelp();
@@ -443,6 +428,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
 }
 
 /** Entry point of bin/chord.js. */
-export async function main(): Promise<void> {
-  process.exitCode = await runCli(process.argv.slice(2));
+export async function main(extensions: readonly CliExtension[] = []): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), processIo(), extensions);
 }

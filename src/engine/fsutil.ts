@@ -1,8 +1,13 @@
 /** File-system helpers shared across the engine. */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ChordError, isChordError } from './errors';
+
+/** Whether `path` is a regular file (false for folders, missing paths and unreadable ones). */
+export async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
 
 /**
  * Writes a file so that readers (and a crash) see either the old content or all of the new one:

@@ -1,6 +1,7 @@
 /**
  * Chord's engine, the public API: open a model, generate images (in this thread or on a worker),
- * read and write image settings. Everything else under src/engine is internal.
+ * read and write image settings. Everything else under src/engine is internal: outside
+ * src/engine only this file may be imported (docs/layering.md, checked by test/layering.test.ts).
  */
 export { ChordError, isChordError, type ChordErrorCode } from './errors';
 
@@ -88,4 +89,4 @@ export { inspectLora, type LoraInfo } from './lora/metadata';
 // images and tokens
 export { saveImage, readImageInfo, type ImageInfo, type ChordImageRecord } from './png';
 export { loadTokenizer, tokenizePrompt, type Tokenizer } from './tokenizer';
-export { runCli } from './cli';
+export { runCli, main as runCliMain, type CliExtension, type CliIo } from './cli';

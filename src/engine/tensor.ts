@@ -101,3 +101,21 @@ export function planarToRgbBytes(chw: Float32Array, width: number, height: numbe
   }
   return rgb;
 }
+
+/**
+ * Index of the first NaN or infinite value, or -1 when every value is finite. One pass, no
+ * allocation: cheap enough to run on every latent and every noise prediction.
+ */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) {
+    // v - v is 0 for every finite v and NaN for NaN and +-Infinity
+    const v = a[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** How a non-finite value reads in a message: "NaN", "+Infinity" or "-Infinity". */
+export function nonFiniteName(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Infinity' : '-Infinity';
+}

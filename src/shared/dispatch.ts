@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import {
+  ApiError,
   ImageNameSchema,
   LoraIdSchema,
   LoraPatchSchema,
@@ -99,10 +100,11 @@ interface CodedError extends Error {
 
 /**
  * A thrown value as error data. ChordErrors (recognised by name, since this module may not import
- * the engine) keep code, message and hint; anything else is a bug and says so in one line.
+ * the engine) and ApiErrors (what the app side throws, e.g. a host without an engine) keep code,
+ * message and hint; anything else is a bug and says so in one line.
  */
 export function toErrorData(error: unknown): ApiErrorData {
-  if (isChordErrorLike(error)) {
+  if (isChordErrorLike(error) || error instanceof ApiError) {
     const data: ApiErrorData = { code: error.code, message: error.message };
     if (typeof error.hint === 'string') data.hint = error.hint;
     return data;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChordError } from '../../src/engine/errors';
 import { SAMPLER_NAMES } from '../../src/engine/schedulers';
-import { DEFAULTS, SAMPLERS, type GenerateRequest } from '../../src/shared/api';
+import { ApiError, DEFAULTS, SAMPLERS, type GenerateRequest } from '../../src/shared/api';
 import { createDispatcher, toErrorData, type ApiHost } from '../../src/shared/dispatch';
 
 /** A host that records what reached it. */
@@ -147,6 +147,18 @@ describe('dispatcher', () => {
       ok: false,
       error: { code: 'LORA_WRONG_BASE', message: 'ink.safetensors is an SDXL LoRA.', hint: 'Pick an SD 1.5 LoRA.' },
     });
+    expect(internal).toEqual([]);
+  });
+
+  it('keeps an ApiError (what the app side throws) as it is', async () => {
+    const { host } = recordingHost({
+      generate: async () => {
+        throw new ApiError({ code: 'ENGINE_UNAVAILABLE', message: 'No engine here.', hint: 'Use the CLI.' });
+      },
+    });
+    const internal: unknown[] = [];
+    const reply = await createDispatcher(host, { onInternalError: (e) => internal.push(e) }).generate({ prompt: 'x', model: 'm' });
+    expect(reply).toEqual({ ok: false, error: { code: 'ENGINE_UNAVAILABLE', message: 'No engine here.', hint: 'Use the CLI.' } });
     expect(internal).toEqual([]);
   });
 

@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLoraSpec, runCli } from '../../src/engine/cli';
 import { readImageInfo } from '../../src/engine/png/image';
+import { writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
+import { withSafetensors } from '../../src/engine/safetensors/reader';
 import { makeTmpDir, SD15_LAYOUT, testModelDir } from '../pipeline/helpers';
 
 const MODEL = testModelDir();
@@ -156,6 +158,28 @@ describe('chord (as a process)', () => {
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^chord: Cannot create the folder .*a-file/);
     expect(readFileSync(blocker, 'utf8')).toBe('not a folder');
+  });
+
+  it('a LoRA with a NaN weight: one line naming the file and the tensor, exit 1, no image', async () => {
+    // the demo LoRA zorb, rewritten as float32 with one NaN in its second tensor
+    const lora = join(tmp.dir, 'zorb-nan.safetensors');
+    const bad = await withSafetensors(resolve('models/glyph-sd/loras/zorb.safetensors'), async (f) => {
+      const tensors: Record<string, TensorToWrite> = {};
+      const name = f.names().filter((n) => n.endsWith('.lora_up.weight'))[1];
+      for (const n of f.names()) {
+        const data = await f.readFloat32(n);
+        if (n === name) data[0] = Number.NaN;
+        tensors[n] = { dtype: 'F32', shape: f.info(n).shape, data };
+      }
+      await writeSafetensors(lora, tensors, f.metadata);
+      return name;
+    });
+    const out = join(tmp.dir, 'nan.png');
+    const r = await chord(['generate', 'zorb', '--model', MODEL as string, '--steps', '1', '--lora', lora, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^chord: zorb-nan\.safetensors: tensor (\S+) holds NaN \(value 1 of \d+\); Chord does not load LoRAs with NaN or infinite weights\. /)]);
+    expect(r.stderr).toContain(` tensor ${bad} holds NaN`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('Ctrl-C cancels between steps: exit 130, no image', async () => {

@@ -8,7 +8,7 @@ import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { a1111ShortHash, hashLoraFile, loraFileHashes } from '../../src/engine/lora/hash';
-import { hashFile } from '../../src/engine/png/hash';
+import { hashFile } from '../../src/engine/hash';
 import { writeSafetensors } from '../../src/engine/safetensors';
 import { f32, makeTmpDir } from './helpers';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectLora, parseTagFrequency, triggerWordsFromTags } from '../../src/engine/lora/metadata';
@@ -128,14 +128,45 @@ describe('inspectLora', () => {
     await writeSafetensors(
       path,
       {
-        'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight': f32([2, 64]),
+        'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight': f32([2, 96]),
         'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight': f32([32, 2]),
       },
-      { ss_base_model_version: 'glyph-sd-v1' },
+      { ss_base_model_version: 'mystery-v1' },
     );
     const info = await inspectLora(path, { hashes: false });
     expect(info.baseModel).toBe('unknown');
-    expect(info.baseModelReason).toBe('cross-attention takes 64 inputs; its metadata names glyph-sd-v1: no Stable Diffusion family Chord knows');
+    expect(info.baseModelReason).toBe('cross-attention takes 96 inputs; its metadata names mystery-v1: no Stable Diffusion family Chord knows');
+  });
+
+  it("recognises Chord's demo family glyph-sd by its 64-wide layers, or by name when the file has no such layer", async () => {
+    const wide = join(dir, 'glyph-keys.safetensors');
+    await writeSafetensors(wide, {
+      'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight': f32([2, 64]),
+      'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight': f32([32, 2]),
+    });
+    const byWidth = await inspectLora(wide, { hashes: false });
+    expect(byWidth.baseModel).toBe('glyph-sd');
+    expect(byWidth.baseModelReason).toBe("cross-attention takes 64 inputs, as in Chord's demo model family (models/glyph-sd)");
+
+    const named = join(dir, 'glyph-named.safetensors');
+    await writeSafetensors(
+      named,
+      { 'lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight': f32([2, 32, 3, 3]), 'lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight': f32([32, 2, 1, 1]) },
+      { 'modelspec.architecture': 'glyph-sd-v1/lora' },
+    );
+    const byName = await inspectLora(named, { hashes: false });
+    expect(byName.baseModel).toBe('glyph-sd');
+    expect(byName.baseModelReason).toBe("its metadata names glyph-sd-v1/lora, Chord's demo model family (models/glyph-sd)");
+  });
+
+  it('every LoRA embedded in models/glyph-sd is recognised as glyph-sd, in each of its formats', async () => {
+    const loras = join('models', 'glyph-sd', 'loras');
+    const names = readdirSync(loras).filter((n) => n.endsWith('.safetensors') || n.endsWith('-peft'));
+    expect(names.length).toBeGreaterThanOrEqual(13);
+    for (const name of names) {
+      const info = await inspectLora(join(loras, name), { hashes: false });
+      expect(`${name}: ${info.baseModel}`).toBe(`${name}: glyph-sd`);
+    }
   });
 
   it('recognises SDXL from its text-encoder keys and a PEFT folder', async () => {

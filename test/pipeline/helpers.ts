@@ -2,6 +2,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LoraTarget } from '../../src/engine/lora/types';
 import { writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
 
@@ -15,8 +16,8 @@ export function testModelDir(): string {
   return dir;
 }
 
-/** The real SD 1.5 folder layout (configs and tokenizer only). */
-export const SD15_LAYOUT = resolve('../shared/data/sd15-onnx-layout');
+/** The real SD 1.5 folder layout (configs and tokenizer only), committed as a test fixture. */
+export const SD15_LAYOUT = fileURLToPath(new URL('../fixtures/sd15-layout', import.meta.url));
 
 export function makeTmpDir(prefix = 'chord-pipeline-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ChordError } from '../../src/engine/errors';
 import {
@@ -11,7 +12,7 @@ import {
   SD15_SCHEDULER_CONFIG,
 } from '../../src/engine/schedulers';
 
-const SD15_DIR = '../shared/data/sd15-onnx-layout';
+const SD15_DIR = fileURLToPath(new URL('../fixtures/sd15-layout', import.meta.url));
 
 const RAW_SD15 = {
   _class_name: 'PNDMScheduler',

@@ -178,7 +178,7 @@ describe('the library', () => {
     const s = studio(dir, new FakeEngine());
     await s.start();
     const result = await s.addLoras([join(LORAS, 'zorb.safetensors'), bad, join(dir, 'gone.safetensors')]);
-    expect(result.added.map((l) => [l.name, l.baseModel, l.rank, l.triggerWords, l.category, l.missing])).toEqual([['zorb', 'glyph-sd-v1', 8, ['zorb'], 'character', false]]);
+    expect(result.added.map((l) => [l.name, l.baseModel, l.rank, l.triggerWords, l.category, l.missing])).toEqual([['zorb', 'glyph-sd', 8, ['zorb'], 'character', false]]);
     expect(result.added[0].previewUrl).toMatch(/^\/p\/[0-9a-f]{16}$/);
     expect(result.failed.map((f) => f.file)).toEqual(['bad.safetensors', 'gone.safetensors']);
     for (const f of result.failed) expect(f.message).not.toMatch(/\n|at .*\.ts/);

@@ -5,8 +5,8 @@ import { ChordError } from '../../src/engine/errors';
 import { CLIP_MERGE_LIMIT, byteToUnicode, cleanText, parseMerges, preTokenize } from '../../src/engine/tokenizer/clip-bpe';
 import { loadTokenizer, tokenizePrompt, type Tokenizer } from '../../src/engine/tokenizer';
 
-/** the real SD 1.5 model folder layout (configs and tokenizer only), shared beside the repo */
-const SD15 = fileURLToPath(new URL('../../../shared/data/sd15-onnx-layout', import.meta.url));
+/** the real SD 1.5 model folder layout (configs and tokenizer only), a committed test fixture */
+const SD15 = fileURLToPath(new URL('../fixtures/sd15-layout', import.meta.url));
 const vocab = JSON.parse(readFileSync(`${SD15}/tokenizer/vocab.json`, 'utf8')) as Record<string, number>;
 
 describe('CLIP building blocks', () => {

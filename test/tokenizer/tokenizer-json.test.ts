@@ -8,7 +8,7 @@ import { chunkForEncoder, loadTokenizer, tokenizePrompt, type Tokenizer } from '
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/tokenizer/tiny-json', import.meta.url));
 const FIXTURE_JSON = join(FIXTURE, 'tokenizer', 'tokenizer.json');
-const SD15 = fileURLToPath(new URL('../../../shared/data/sd15-onnx-layout', import.meta.url));
+const SD15 = fileURLToPath(new URL('../fixtures/sd15-layout', import.meta.url));
 
 let scratch: string;
 beforeAll(() => {

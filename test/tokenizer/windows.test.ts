@@ -11,7 +11,7 @@ import {
   type Tokenizer,
 } from '../../src/engine/tokenizer';
 
-const SD15 = fileURLToPath(new URL('../../../shared/data/sd15-onnx-layout', import.meta.url));
+const SD15 = fileURLToPath(new URL('../fixtures/sd15-layout', import.meta.url));
 const C = 0; // the comma id in the synthetic sequences below
 
 describe('planChunks (A1111 window cutting)', () => {

@@ -6,6 +6,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ChordError } from '../errors';
+import { wholeNumber } from '../numbers';
 import { chordCacheDir, loadHashCache, saveHashCache } from '../model/cache-dir';
 import { ModelCache } from '../model/cache';
 import type { LoadedLora } from '../model/model';
@@ -16,7 +17,7 @@ import { imageRecord } from '../pipeline/record';
 import { resolveSettings, type SettingsInput } from '../pipeline/settings';
 import { txt2img, type StageTimings, type StepLog, type StepProgress } from '../pipeline/txt2img';
 import { resolveOrder } from './ordering';
-import { type HashCache, modelHash } from '../png/hash';
+import { type HashCache, modelHash } from '../hash';
 import { saveImage } from '../png/image';
 
 export interface LoraRequest {
@@ -154,10 +155,7 @@ export class Engine {
     const start = performance.now();
     const { signal, onProgress } = hooks;
     if (signal?.aborted) throw new ChordError('CANCELLED', 'Generation cancelled.');
-    const batchCount = request.batchCount ?? 1;
-    if (!Number.isInteger(batchCount) || batchCount < 1 || batchCount > MAX_BATCH_COUNT) {
-      throw new ChordError('BAD_ARGUMENT', `Batch count must be a whole number from 1 to ${MAX_BATCH_COUNT} (got ${batchCount}).`);
-    }
+    const batchCount = wholeNumber(request.batchCount ?? 1, 'Batch count', 1, MAX_BATCH_COUNT);
     const loraRequests = request.loras ?? [];
     for (const l of loraRequests) {
       if (l.weight !== undefined && !Number.isFinite(l.weight)) throw new ChordError('BAD_ARGUMENT', `LoRA weight of ${l.path} must be a number.`);

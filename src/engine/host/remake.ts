@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChordError } from '../errors';
 import { locateLora } from '../lora/parse';
-import { hashFile } from '../png/hash';
+import { hashFile } from '../hash';
 import type { ChordImageRecord } from '../png/record';
 import type { GenerateRequest } from './engine';
 

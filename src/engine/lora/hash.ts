@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { fileKey, type HashCache } from '../png/hash';
+import { fileKey, type HashCache } from '../hash';
 import { fileError, readSafetensorsHeader } from '../safetensors/reader';
 import { readHeaderLength } from '../safetensors/header';
 

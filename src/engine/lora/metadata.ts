@@ -11,7 +11,8 @@ import { groupAlgorithm, groupLoraKeys, type KeyGroup, type LoraKeyStyle } from 
 import { locateLora } from './parse';
 import { peftConfigsFromMetadata, peftModuleScale, readPeftConfig, type PeftConfig } from './peft';
 
-export type LoraBaseModel = 'sd1' | 'sd2' | 'sdxl' | 'unknown';
+/** 'glyph-sd': Chord's own small demo family (models/glyph-sd), SD 1.5's architecture scaled down. */
+export type LoraBaseModel = 'sd1' | 'sd2' | 'sdxl' | 'glyph-sd' | 'unknown';
 
 export interface NumberSummary {
   min: number;
@@ -190,6 +191,8 @@ function baseFromWidth(w: number, what: string): { base: LoraBaseModel; reason: 
   if (w === 768) return { base: 'sd1', reason: `${what} takes 768 inputs` };
   if (w === 1024) return { base: 'sd2', reason: `${what} takes 1024 inputs` };
   if (w === 2048 || w === 1280) return { base: 'sdxl', reason: `${what} takes ${w} inputs` };
+  // Chord's demo family: text encoder and cross-attention 64 wide, like no public family
+  if (w === 64) return { base: 'glyph-sd', reason: `${what} takes 64 inputs, as in Chord's demo model family (models/glyph-sd)` };
   return undefined;
 }
 
@@ -216,6 +219,10 @@ function guessBase(groups: KeyGroup[], inputWidth: (g: KeyGroup) => number | und
   if (arch.startsWith('stable-diffusion-xl')) return { base: 'sdxl', reason: `modelspec.architecture ${arch}` };
   if (arch.startsWith('stable-diffusion-v2')) return { base: 'sd2', reason: `modelspec.architecture ${arch}` };
   if (arch.startsWith('stable-diffusion-v1')) return { base: 'sd1', reason: `modelspec.architecture ${arch}` };
+  // Chord's demo family by name (ss_base_model_version glyph-sd-v1, modelspec.architecture
+  // glyph-sd-v1/lora), for a file without cross-attention or text-encoder keys
+  const glyph = [version, arch].find((v) => v.startsWith('glyph-sd'));
+  if (glyph && seen.size === 0) return { base: 'glyph-sd', reason: `its metadata names ${glyph}, Chord's demo model family (models/glyph-sd)` };
   const named = metadata.ss_base_model_version || metadata['modelspec.architecture'];
   if (named) seen.set('metadata', `its metadata names ${named}`);
   if (seen.size === 0) return { base: 'unknown', reason: 'no cross-attention or text-encoder keys and no base-model metadata' };

@@ -6,7 +6,9 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ChordError } from '../errors';
+import { isFile } from '../fsutil';
 import { withSafetensors } from '../safetensors/reader';
+import { firstNonFinite, nonFiniteName } from '../tensor';
 import { groupAlgorithm, groupLoraKeys, type IgnoredKey, type KeyGroup, type LoraKeyStyle, type ModuleKey, type TensorRole } from './keys';
 import type { TensorData } from './lycoris';
 import { peftConfigsFromMetadata, peftModuleScale, readPeftConfig, type PeftConfig } from './peft';
@@ -46,6 +48,18 @@ export interface ParseOptions {
 
 function invalid(source: string, what: string): ChordError {
   return new ChordError('LORA_INVALID', `${basename(source)}: ${what}.`, 'The file is damaged or incomplete; re-download or re-export it.');
+}
+
+/**
+ * A tensor holding NaN or infinity (a diverged training run, a broken conversion) would turn every
+ * image black; refuse the file and name the first such tensor, in the order the file is read.
+ */
+function nonFinite(source: string, name: string, data: ArrayLike<number>, index: number): ChordError {
+  return new ChordError(
+    'LORA_INVALID',
+    `${basename(source)}: tensor ${name} holds ${nonFiniteName(data[index])} (value ${index + 1} of ${data.length}); Chord does not load LoRAs with NaN or infinite weights.`,
+    'The LoRA is broken (its training diverged or the file was damaged); use another checkpoint of it or re-export it.',
+  );
 }
 
 function dominantStyle(groups: KeyGroup[]): LoraKeyStyle {
@@ -101,6 +115,8 @@ function buildEntries(
     for (const [role, name] of Object.entries(g.tensors) as Array<[TensorRole, string]>) {
       const t = tensorOf(name);
       keys.push(name);
+      const bad = firstNonFinite(t.data);
+      if (bad >= 0) throw nonFinite(source, name, t.data, bad);
       if (role === 'alpha') {
         if (t.data.length !== 1 || !Number.isFinite(t.data[0])) throw invalid(source, `${name} must be a single finite number`);
         alpha = t.data[0];
@@ -165,14 +181,6 @@ export interface LoraLocation {
   file: string;
   /** adapter_config.json of a PEFT adapter, when there is one */
   peftConfig?: string;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fsutil';
-import type { HashCache } from '../png/hash';
+import type { HashCache } from '../hash';
 import { mkdir } from 'node:fs/promises';
 
 export function chordCacheDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = homedir()): string {
@@ -21,7 +21,7 @@ export function chordCacheDir(env: NodeJS.ProcessEnv = process.env, platform: No
 const HASHES_FILE = 'hashes.json';
 
 /**
- * File hashes remembered across runs (keyed by path, size and mtime, see png/hash.ts), so the CLI
+ * File hashes remembered across runs (keyed by path, size and mtime, see hash.ts), so the CLI
  * does not re-read a 2 GB UNet to name it in every image it saves. A missing or damaged file is
  * an empty memo.
  */

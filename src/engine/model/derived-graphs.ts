@@ -8,10 +8,10 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ChordError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { isFile, writeFileAtomic } from '../fsutil';
 import type { LoraTarget } from '../lora/types';
 import { DataType, readModel, rewriteCacheKey, writeModel } from '../onnx';
-import { type HashCache, hashFile } from '../png/hash';
+import { type HashCache, hashFile } from '../hash';
 import type { GraphName } from './folder';
 import { applyPasses, chainName, chainVersion, type GraphPass } from './graph-passes';
 
@@ -25,10 +25,6 @@ export interface DerivedGraph {
 }
 
 const INFO_FILE = 'passes.json';
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
-}
 
 /**
  * Size and modification time of the files beside the graph (external weights such as SD 1.5's

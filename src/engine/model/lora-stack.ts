@@ -1,5 +1,5 @@
 /**
- * Several LoRAs as the inputs of one rewritten graph (architecture.md, "LoRA at run time").
+ * Several LoRAs as the inputs of one rewritten graph (docs/runtime-lora.md, "Feeding it").
  *
  * The graph computes y = xW + ((x down_P) * gate[:, slots_P]) up_P for every target layer P
  * (onnx/branches.ts). The shared gate [batch, R] gives each LoRA k a block of R_k columns (its

@@ -15,7 +15,7 @@ import { loraFileHashes } from '../lora/hash';
 import { mapLoraToTargets } from '../lora/mapping';
 import { locateLora, readLoraFile } from '../lora/parse';
 import type { LoraModule, LoraTarget, ModelPart } from '../lora/types';
-import type { HashCache } from '../png/hash';
+import type { HashCache } from '../hash';
 import { loadSchedulerConfig, type SchedulerConfig } from '../schedulers';
 import type { FloatTensor, IntTensor } from '../tensor';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';

@@ -26,7 +26,7 @@ export interface ProviderEnvironment {
   platform: NodeJS.Platform;
   /** onnxruntime-node's `listSupportedBackends()` names */
   backends: readonly string[];
-  /** the CUDA provider library sits next to the binding (installed with ONNXRUNTIME_NODE_INSTALL=cuda12) */
+  /** the CUDA provider library sits next to the binding (installed by `npm run install-cuda`) */
   cudaLibraryPresent: boolean;
 }
 
@@ -76,7 +76,7 @@ export function providerPlan(choice: ProviderChoice, env: ProviderEnvironment): 
 }
 
 export const CUDA_HINT =
-  'To use an NVIDIA GPU on Linux, run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs CUDA 12 and cuDNN 9).';
+  'To use an NVIDIA GPU on Linux, run `npm run install-cuda` in Chord\'s folder (needs CUDA 12 and cuDNN 9).';
 
 /** The folder holding onnxruntime-node's native binding for this platform and CPU. */
 function bindingDir(): string | undefined {

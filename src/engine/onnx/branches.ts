@@ -1,5 +1,5 @@
 /**
- * The run-time LoRA rewrite (architecture.md, "LoRA at run time"): every target layer P gets a
+ * The run-time LoRA rewrite (docs/runtime-lora.md, section 2): every target layer P gets a
  * low-rank branch whose weights are graph inputs with a rank r_P of its own,
  *
  *   linear / Gemm:  y = Gemm((x @ down) * g_P, up, C = W(x))    down [in, r_P], up [r_P, out]

@@ -1,5 +1,5 @@
 /**
- * Generic graph cuts, used for cached composition (algorithms.md, CMLoRA "Caching"): the full UNet
+ * Generic graph cuts, used for cached composition (docs/composition.md, CMLoRA "Caching"): the full UNet
  * pass also outputs the deep feature entering the last up block (`exposeTensor`), and a shallow
  * graph takes that feature as an input and keeps only the nodes still needed (`extractSubgraph`).
  */

@@ -1,5 +1,5 @@
 /**
- * fp16 -> fp32 for CPU (architecture.md: "on CPU an fp16 model is upcast once and cached"):
+ * fp16 -> fp32 for CPU (docs/runtime-lora.md, section 3; the result is cached by model/derived-graphs.ts):
  * ONNX Runtime's CPU provider has few float16 kernels, so an fp16 UNet is converted to a float32
  * graph with the same structure. Best effort, and deliberately simple:
  *   - float16 initializers and Constant / ConstantOfShape values become float32;

@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { ChordError } from '../errors';
 import type { ModelFolder } from '../model/folder';
+import { wholeNumber } from '../numbers';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../schedulers';
 import { checkSeed } from '../schedulers/noise';
 
@@ -60,13 +61,6 @@ export function samplerRecord(sampler: SamplerName): { sampler: string; karras: 
   const karras = sampler === 'dpmpp_2m_karras';
   const base = karras ? 'dpmpp_2m' : sampler;
   return { sampler: base.replaceAll('_', '-'), karras };
-}
-
-function wholeNumber(value: number, name: string, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ChordError('BAD_ARGUMENT', `${name} must be a whole number from ${min} to ${max} (got ${value}).`);
-  }
-  return value;
 }
 
 function side(value: number | undefined, fallback: number, name: string, folder: ModelFolder): number {

@@ -19,6 +19,7 @@ import { NoiseGenerator } from '../schedulers/noise';
 import { planarToRgbBytes, scale, type FloatTensor } from '../tensor';
 import { chunkForEncoder, padToSameWindowCount } from '../tokenizer';
 import type { CompositionMethod } from './composition';
+import { assertFiniteImage, assertFiniteStep } from './finite';
 import { guide } from './guidance';
 import { unetCall, unetRowsPerCall } from './unet-call';
 import { Merge } from './merge';
@@ -131,7 +132,9 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
     const cost = { full: 0, shallow: 0 };
     const unet = unetCall(model, { modelInput, latentDims, timestep, context, maxRows }, cost);
     const done = await method.predict(i, total, unet);
+    assertFiniteStep(i + 1, total, 'noise prediction', done.prediction.uncond, done.prediction.cond);
     latents = scheduler.step(guide(done.prediction, settings.cfg), i, latents, stepNoise);
+    assertFiniteStep(i + 1, total, 'latent', latents);
     steps.push({ step: i, active: done.active, dominant: done.dominant, refreshed: done.refreshed ?? [], ...cost });
     timings.unetSteps.push(performance.now() - t);
     onProgress?.({
@@ -147,6 +150,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   throwIfCancelled(signal);
   t = performance.now();
   const image = await model.decodeLatents({ data: scale(latents, 1 / folder.latentScale), dims: latentDims });
+  assertFiniteImage(image.data);
   const rgb = planarToRgbBytes(image.data, settings.width, settings.height);
   timings.decode = performance.now() - t;
   return { rgb, width: settings.width, height: settings.height, timings, steps };

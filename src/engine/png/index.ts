@@ -1,4 +1,4 @@
-/** Image output and metadata: PNG encoding, A1111 infotext, the Chord record, file hashes. */
+/** Image output and metadata: PNG encoding, A1111 infotext, the Chord record. */
 export { encodeImage, saveImage, readImageInfo, PARAMETERS_KEYWORD, CHORD_KEYWORD, type ImageInfo } from './image';
 export {
   formatA1111Parameters,
@@ -19,4 +19,3 @@ export {
   type CompositionMethod,
   type LoraCategory,
 } from './record';
-export { hashFile, modelHash, type HashCache } from './hash';

@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChordError } from '../errors';
+import { isFile } from '../fsutil';
 import { ClipBpe } from './clip-bpe';
 import { createHfTokenizer, encodeWithHf } from './hf-json';
 import type { Tokenizer } from './types';
@@ -27,10 +28,6 @@ export interface SpecialTokenNames {
 
 async function isDir(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hashFile, modelHash } from '../../src/engine/png/hash';
+import { hashFile, modelHash } from '../src/engine/hash';
 
 // sha256 of "abc" (FIPS 180-2 test vector) and of "abcabc" (`printf abcabc | sha256sum`)
 const SHA_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';

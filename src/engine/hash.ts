@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ChordError } from '../errors';
+import { ChordError } from './errors';
 
 /**
  * Optional memo of digests, keyed by absolute path + size + mtime, so an unchanged file is read
