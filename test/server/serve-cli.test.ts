@@ -1,0 +1,47 @@
+/**
+ * `chord serve` as a command: the URL is the first line of stdout, 127.0.0.1 by default, and any
+ * other address gets a token (made and printed when not given) that every request needs.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { serve, tempFolders, type Served } from '../e2e/harness';
+
+const folders = tempFolders();
+const running: Served[] = [];
+afterAll(async () => {
+  for (const s of running) await s.stop();
+  folders.cleanup();
+});
+
+async function start(...args: string[]): Promise<Served> {
+  const s = await serve(folders.dataDir, folders.cacheDir, args);
+  running.push(s);
+  return s;
+}
+
+describe('chord serve', () => {
+  it('listens on 127.0.0.1 without a token by default', async () => {
+    const s = await start();
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const info = await fetch(new URL('/api/getInfo', s.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
+    expect(await info.json()).toMatchObject({ ok: true, value: { engine: { providers: expect.arrayContaining(['cpu']) } } });
+  });
+
+  it('makes and prints a token for any other address, and refuses requests without it', async () => {
+    const s = await start('--host', '0.0.0.0');
+    const url = new URL(s.url);
+    const token = url.searchParams.get('token') ?? '';
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    await expect.poll(() => s.stderr.join('')).toMatch(/a token was made for this server/);
+    const base = `http://127.0.0.1:${url.port}`;
+    expect((await fetch(`${base}/`)).status).toBe(401);
+    expect((await fetch(`${base}/api/getInfo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' })).status).toBe(401);
+    expect((await fetch(`${base}/?token=${token}`)).status).toBe(200);
+    const ok = await fetch(`${base}/api/getInfo`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-chord-token': token }, body: '[]' });
+    expect(ok.status).toBe(200);
+  });
+
+  it('uses the token it is given', async () => {
+    const s = await start('--host', '0.0.0.0', '--token', 'my-own-token-123');
+    expect(new URL(s.url).searchParams.get('token')).toBe('my-own-token-123');
+  });
+});
