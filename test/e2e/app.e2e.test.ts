@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeText, insertChunks } from '../../src/engine/png/chunks';
@@ -19,10 +19,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
   const folders = tempFolders();
   let server: Served;
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
 
   const open = async () => {
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+    // one context: a reopened page sees what the first one stored, as a user's browser would
+    context ??= await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+    page = await context.newPage();
     page.on('pageerror', (e) => {
       throw e;
     });
@@ -205,7 +208,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     await expect.poll(queueCount).toBe(2);
     await page.getByTestId('step-count').waitFor();
     await server.stop('SIGKILL');
-    server = await serve(folders.dataDir, folders.cacheDir);
+    // the same address again, as a user restarting it would (the page's own memory is per address)
+    server = await serve(folders.dataDir, folders.cacheDir, ['--port', new URL(server.url).port]);
     await page.close();
     await open();
     await expect.poll(queueCount).toBe(2).catch(async (e: unknown) => {
@@ -214,6 +218,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     });
     const queue = page.getByRole('region', { name: 'Queue' });
     expect(await queue.textContent()).toMatch(/zorb on a long job.*queued second/);
+    // the form and the stack came back with the page
+    expect(await prompt().inputValue()).toBe('queued second');
+    expect(await page.getByRole('region', { name: 'LoRA stack' }).locator('[data-stack-item]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stack-item')))).toEqual(['sunset']);
     await shot(page, 'queue-after-restart');
     // move the short job first, then cancel the long one
     await queue.getByRole('button', { name: 'Cancel job 1' }).click();

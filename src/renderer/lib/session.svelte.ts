@@ -4,6 +4,7 @@
  */
 import type { AppInfo, GalleryImage, ModelSummary } from '../../shared/api';
 import { describeError } from './describe';
+import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
 import { LibraryStore } from './library.svelte';
 import { SettingsStore } from './settings.svelte';
@@ -15,6 +16,8 @@ export class ChordSession {
   models = $state<ModelSummary[]>([]);
   /** One line about what is happening now, or what went wrong. */
   status = $state('Connecting…');
+  /** Everything is loaded (the workspace is saved from then on). */
+  ready = $state(false);
 
   readonly library: LibraryStore;
   readonly stack = new StackStore();
@@ -41,6 +44,8 @@ export class ChordSession {
       await this.library.refresh();
       this.jobs.queue = await this.#api.listQueue();
       this.jobs.gallery = await this.#api.listGallery();
+      restoreWorkspace(this);
+      this.ready = true;
       this.status = this.models.length > 0 ? 'Ready.' : 'No model found yet: add a model folder to generate.';
     } catch (error) {
       this.status = describeError(error);
