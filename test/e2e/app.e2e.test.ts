@@ -228,6 +228,31 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     expect(await page.getByTestId('image-settings').textContent()).toMatch(/queued second/);
   });
 
+  it('composes three LoRAs (the screenshot in the docs)', async () => {
+    const stack = page.getByRole('region', { name: 'LoRA stack' });
+    const library = page.getByRole('region', { name: 'LoRA library' });
+    for (const name of ['sunset', 'zorb', 'hat']) {
+      const add = library.getByRole('button', { name: `Add ${name} to the stack` });
+      if (await add.isEnabled()) await add.click();
+    }
+    await stack.getByLabel('Composition method').selectOption('merge');
+    await prompt().fill('');
+    await stack.getByRole('button', { name: 'Insert trigger words' }).click();
+    await page.getByRole('region', { name: 'Generation settings' }).getByLabel('Seed', { exact: true }).fill('7');
+    await page.getByRole('region', { name: 'Generation settings' }).getByLabel('Sampler').selectOption('euler_a');
+    await page.getByLabel('Negative prompt').fill('');
+    await setNumber('CFG', 7);
+    await setNumber('Steps', 20);
+    await setNumber('Batch count', 2);
+    const before = await galleryCount();
+    await page.getByRole('button', { name: /^Generate/ }).click();
+    await expect.poll(galleryCount, { timeout: 60_000 }).toBe(before + 2);
+    await page.getByRole('status').getByText(/Done/).waitFor();
+    await page.getByRole('button', { name: /seed 7$/ }).click();
+    expect(await page.getByTestId('image-settings').textContent()).toMatch(/sunsa, zorb, hatz.*seed 7 · 20 steps · cfg 7 · euler_a.*merge.*LoRAs: sunset 0\.6, zorb 1, hat 1/s);
+    await shot(page, 'composed');
+  });
+
   it('looks right in the light theme', async () => {
     await page.getByRole('button', { name: 'Switch to light theme' }).click();
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
