@@ -38,11 +38,15 @@ function utilityProcessSpawner(entry: string, cacheDir: string): () => EngineCha
 }
 
 export async function createAppHost(options: AppHostOptions): Promise<AppHost> {
+  let studio: InstanceType<typeof chordApp.Studio> | undefined;
   const engine = new RestartingEngine(utilityProcessSpawner(options.engineEntry, chordCacheDir()), {
-    onNotice: (n) => console.warn('[chord]', n.message),
+    onNotice: (n) => {
+      console.warn('[chord]', n.message);
+      studio?.notify(n);
+    },
     onCrash: (reason) => console.error(`[chord] the engine process stopped (${reason}); it restarts with the next image`),
   });
-  const studio = new chordApp.Studio({
+  studio = new chordApp.Studio({
     version: options.appVersion,
     dataDir: options.dataDir,
     bundledModelsDirs: [options.bundledModelsDir],

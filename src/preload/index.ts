@@ -15,6 +15,8 @@ const invoke =
 const bridge: ChordBridge = {
   getInfo: invoke('getInfo'),
   listModels: invoke('listModels'),
+  addModel: invoke('addModel'),
+  removeModel: invoke('removeModel'),
   listLoras: invoke('listLoras'),
   addLoras: invoke('addLoras'),
   updateLora: invoke('updateLora'),

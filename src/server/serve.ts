@@ -91,7 +91,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   const dataDir = o.dataDir ?? chordDataDir();
   const cacheDir = o.cacheDir ?? chordCacheDir();
   const engine = new RestartingEngine(forkEngineProcess({ cacheDir }), {
-    onNotice: (n) => o.err(`chord: ${n.message.replace(/\s*\n\s*/g, ' ')}`),
+    onNotice: (n) => {
+      o.err(`chord: ${n.message.replace(/\s*\n\s*/g, ' ')}`);
+      studio?.notify(n);
+    },
     onCrash: (reason) => o.err(`chord: the engine stopped (${reason}); it restarts with the next image.`),
   });
   let studio: InstanceType<typeof app.Studio> | undefined;

@@ -17,6 +17,10 @@ import * as v from 'valibot';
 export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const;
 export type Sampler = (typeof SAMPLERS)[number];
 
+/** Execution providers a request may ask for; `auto` picks the best one here. The engine's `PROVIDER_NAMES` plus auto (a test pins it). */
+export const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
 /** LoRA roles the composition methods know; `LoraCategory` in src/engine/png/record.ts. */
 export const LORA_CATEGORIES = ['character', 'clothing', 'style', 'background', 'object'] as const;
 export type LoraCategory = (typeof LORA_CATEGORIES)[number];
@@ -137,6 +141,8 @@ export const GenerateRequestSchema = v.strictObject({
   method: v.optional(MethodChoiceSchema, () => ({ name: DEFAULTS.method })),
   /** The order the method takes the LoRAs in ('user', 'reverse', 'freq', 'category'); left out: the method's own. */
   order: v.optional(v.pipe(text('order', 2000), v.nonEmpty('order is empty'))),
+  /** Where the UNet runs; a provider that cannot run here falls back to the CPU with a notice. */
+  provider: v.optional(v.picklist(PROVIDERS, `provider must be one of ${PROVIDERS.join(', ')}`), 'auto'),
 });
 
 export const JobIdSchema = nonEmptyText('job id');
@@ -146,6 +152,7 @@ export const ImageNameSchema = v.pipe(
   v.string('image name must be text'),
   v.regex(/^[\w-][\w.-]{0,200}\.png$/, 'image name must be a PNG file name in the gallery'),
 );
+export const ModelPathSchema = v.pipe(nonEmptyText('model folder'), v.maxLength(4096, 'model folder path is too long'));
 export const LoraPathsSchema = v.pipe(
   v.array(nonEmptyText('file path'), 'files must be a list of paths'),
   v.minLength(1, 'no files given'),
@@ -305,6 +312,8 @@ export type JobEvent =
       preview?: string;
     }
   | { type: 'image'; jobId: string; image: number; item: GalleryImage }
+  /** Something the engine did differently from what was asked (e.g. ran on the CPU instead). */
+  | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
   | { type: 'failed'; jobId: string; error: ApiErrorData };
@@ -319,6 +328,10 @@ export type Unsubscribe = () => void;
 export interface ChordApi {
   getInfo(): Promise<AppInfo>;
   listModels(): Promise<ModelSummary[]>;
+  /** Adds a diffusers-ONNX model folder on the host's disk (validated; referenced, not copied). */
+  addModel(path: string): Promise<ModelSummary>;
+  /** Forgets a model folder the user added (bundled models stay). */
+  removeModel(id: string): Promise<void>;
   listLoras(): Promise<LoraEntry[]>;
   /** Adds LoRA files the host can read by path (Electron: files are referenced where they are). */
   addLoras(paths: string[]): Promise<LoraImport>;
@@ -349,6 +362,8 @@ export interface DroppedFiles {
 export const API_METHODS = [
   'getInfo',
   'listModels',
+  'addModel',
+  'removeModel',
   'listLoras',
   'addLoras',
   'updateLora',

@@ -8,6 +8,8 @@ import type { ApiMethod } from './api';
 export const IPC_CHANNELS: Record<ApiMethod, string> = {
   getInfo: 'chord:getInfo',
   listModels: 'chord:listModels',
+  addModel: 'chord:addModel',
+  removeModel: 'chord:removeModel',
   listLoras: 'chord:listLoras',
   addLoras: 'chord:addLoras',
   updateLora: 'chord:updateLora',

@@ -10,6 +10,7 @@ import {
   LoraIdSchema,
   LoraPatchSchema,
   LoraPathsSchema,
+  ModelPathSchema,
   parseGenerateRequest,
   parseJobId,
   parseWith,
@@ -67,6 +68,8 @@ export function createDispatcher(host: ApiHost, options: DispatchOptions = {}): 
   return {
     getInfo: () => settle(() => host.getInfo()),
     listModels: () => settle(() => host.listModels()),
+    addModel: (path) => check(ModelPathSchema, path, 'Invalid model folder', (p) => settle(() => host.addModel(p))),
+    removeModel: (id) => check(ModelPathSchema, id, 'Invalid model', (i) => settleVoid(() => host.removeModel(i))),
     listLoras: () => settle(() => host.listLoras()),
     addLoras: (paths) => check(LoraPathsSchema, paths, 'Invalid LoRA files', (p) => settle(() => host.addLoras(p))),
     updateLora: (id, patch) =>

@@ -4,7 +4,7 @@
  * two are written twice and pinned here).
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { app, GenerateRequest as EngineRequest } from '../../src/engine';
+import { PROVIDER_NAMES, type app, type GenerateRequest as EngineRequest } from '../../src/engine';
 import { DEFAULT_CFG, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS } from '../../src/engine/pipeline/settings';
 import * as shared from '../../src/shared/api';
 import type { ApiHost } from '../../src/shared/dispatch';
@@ -16,6 +16,7 @@ describe('shared contract and engine agree', () => {
     expect(shared.DEFAULTS.sampler).toBe(DEFAULT_SAMPLER);
     expect(shared.LIMITS.steps.max).toBe(MAX_STEPS);
     expect(shared.LIMITS.cfg.max).toBe(100);
+    expect([...shared.PROVIDERS]).toEqual(['auto', ...PROVIDER_NAMES]);
     // no default size: the engine uses the model's own
     expect(Object.keys(shared.DEFAULTS)).not.toContain('width');
   });

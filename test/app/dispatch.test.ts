@@ -14,6 +14,8 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
   const host: ApiHost = {
     getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'], methods: [] } }),
     listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
+    addModel: notHere,
+    removeModel: notHere,
     listLoras: notHere,
     addLoras: notHere,
     updateLora: notHere,
@@ -53,6 +55,7 @@ describe('generate request validation', () => {
         sampler: DEFAULTS.sampler,
         batchCount: 1,
         method: { name: 'merge' },
+        provider: 'auto',
       },
     ]);
   });
@@ -76,6 +79,7 @@ describe('generate request validation', () => {
       batchCount: 4,
       method: { name: 'switch', options: { tau: 3 } },
       order: 'category',
+      provider: 'cpu',
     };
     const reply = await createDispatcher(host).generate(request);
     expect(reply.ok).toBe(true);

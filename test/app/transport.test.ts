@@ -7,6 +7,8 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
   return {
     getInfo: never,
     listModels: never,
+    addModel: never,
+    removeModel: never,
     listLoras: never,
     addLoras: never,
     updateLora: never,

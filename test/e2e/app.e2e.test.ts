@@ -57,6 +57,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     expect(await page.getByLabel('Steps', { exact: true }).inputValue()).toBe('20');
   });
 
+  it('checks a model folder before adding it, in plain words', async () => {
+    await page.getByRole('button', { name: 'Add model folder…' }).click();
+    await page.getByLabel(/^Model folder on the Chord host/).fill(join(ROOT, 'models/glyph-sd/loras'));
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/loras.*model_index\.json/i);
+    expect(await page.getByLabel('Model').locator('option').count()).toBe(1);
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+  });
+
   it("holds the page's Content-Security-Policy: an injected inline script does not run", async () => {
     const violations = await page.evaluate(async () => {
       const seen: string[] = [];
@@ -123,10 +132,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
   it('generates with a progress bar, step count and live preview, and Esc cancels within a step', async () => {
     const before = await galleryCount();
     await setNumber('Steps', 400);
+    // a provider this machine cannot run: the engine falls back to the CPU and says so
+    await page.getByLabel('Execution provider').selectOption('cuda');
     await prompt().press('Control+Enter');
     const steps = page.getByTestId('step-count');
     await expect.poll(async () => Number(/step (\d+) of 400/.exec((await steps.textContent().catch(() => '')) ?? '')?.[1] ?? 0), { timeout: 60_000 }).toBeGreaterThan(2);
     await page.getByTestId('live-preview').waitFor();
+    expect(await page.getByTestId('engine-notice').textContent()).toMatch(/CUDA could not run .*using CPU instead/);
     expect(await page.getByRole('progressbar', { name: 'Generation progress' }).count()).toBe(1);
     await expect(page.getByRole('region', { name: 'Progress' }).textContent()).resolves.toMatch(/elapsed\s*·\s*about .* left/);
     await shot(page, 'generating');
@@ -137,6 +149,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     expect(await galleryCount()).toBe(before);
     // "within one step": the server never got far past the step shown when Esc was pressed
     expect(stepAtCancel).toBeLessThan(400);
+    await page.getByLabel('Execution provider').selectOption('auto');
   });
 
   it('makes a batch of images into the gallery with their settings', async () => {

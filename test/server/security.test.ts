@@ -34,6 +34,8 @@ const notHere = async (): Promise<never> => {
 const host: ApiHost = {
   getInfo: async () => ({ version: '9.9.9', engine: { providers: ['cpu'], methods: [] } }),
   listModels: notHere,
+  addModel: notHere,
+  removeModel: notHere,
   listLoras: async () => [],
   addLoras: notHere,
   updateLora: notHere,

@@ -60,6 +60,7 @@ const request = (prompt: string, batchCount = 1): app.AppGenerateRequest => ({
   sampler: 'euler_a',
   batchCount,
   method: { name: 'merge' },
+  provider: 'auto',
 });
 
 const until = async (check: () => boolean) => {
@@ -167,6 +168,25 @@ describe('the queue', () => {
     expect(await s.listQueue()).toEqual([]);
     expect(warnings[0]).toMatch(/queue\.json is not valid JSON; starting afresh/);
     await s.close();
+  });
+});
+
+describe('models', () => {
+  it('adds a diffusers-ONNX folder after checking it, remembers it, and refuses one that is not', async () => {
+    const dir = dataDir();
+    const make = () => new app.Studio({ version: '0', dataDir: dir, bundledModelsDirs: [], engine: new FakeEngine(), urls: { image: (n) => n, loraPreview: (i) => i }, providers: async () => [] });
+    const s = make();
+    await s.start();
+    await expect(s.addModel(join(dir, 'nowhere'))).rejects.toMatchObject({ name: 'ChordError', message: expect.stringMatching(/nowhere/) });
+    await expect(s.addModel(LORAS)).rejects.toMatchObject({ code: 'MODEL_INVALID' });
+    expect(await s.addModel(MODEL)).toEqual({ id: MODEL, name: 'glyph-sd', bundled: false, width: 64, height: 64 });
+    const again = make();
+    await again.start();
+    expect((await again.listModels()).map((m) => m.id)).toEqual([MODEL]);
+    await again.removeModel(MODEL);
+    expect(await again.listModels()).toEqual([]);
+    await s.close();
+    await again.close();
   });
 });
 

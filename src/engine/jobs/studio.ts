@@ -56,6 +56,8 @@ export class Studio {
   readonly gallery: Gallery;
   private jobs: QueuedJob[] = [];
   private readonly queueFile: JsonFile<{ jobs: QueuedJob[] }>;
+  private userModels: string[] = [];
+  private readonly modelsFile: JsonFile<{ models: string[] }>;
   private readonly listeners = new Set<Listener>();
   private running?: { jobId: string; abort: AbortController };
   private pumping = false;
@@ -65,11 +67,28 @@ export class Studio {
     this.library = new LoraLibrary({ dataDir: options.dataDir, previewUrl: options.urls.loraPreview });
     this.gallery = new Gallery(join(options.dataDir, 'gallery'), options.urls.image);
     this.queueFile = new JsonFile(join(options.dataDir, 'queue.json'));
+    this.modelsFile = new JsonFile(join(options.dataDir, 'models.json'));
+  }
+
+  /** Passes an engine notice (a provider fallback, a LoRA partly applied) on to the windows. */
+  notify(notice: { code: string; message: string }): void {
+    this.emit({ type: 'notice', code: notice.code, message: notice.message });
   }
 
   /** Reads the library and the queue; jobs left from a previous run start again. */
   async start(): Promise<void> {
     await this.library.load(this.options.onWarning);
+    this.userModels = (
+      await readJsonFile(
+        this.modelsFile.path,
+        (x) => {
+          const models = (x as { models?: unknown } | null)?.models;
+          return Array.isArray(models) ? { models: models.filter((m): m is string => typeof m === 'string') } : undefined;
+        },
+        { models: [] },
+        this.options.onWarning,
+      )
+    ).models;
     const saved = await readJsonFile(
       this.queueFile.path,
       (x) => {
@@ -81,7 +100,7 @@ export class Studio {
     );
     // a job that was running when the last run ended continues after its saved images
     // (a queue written before methods were chosen per job means merge)
-    this.jobs = saved.jobs.map((j) => ({ ...j, state: 'queued', request: { ...j.request, method: j.request.method ?? { name: 'merge' } } }));
+    this.jobs = saved.jobs.map((j) => ({ ...j, state: 'queued', request: { ...j.request, method: j.request.method ?? { name: 'merge' }, provider: j.request.provider ?? 'auto' } }));
     this.pump();
   }
 
@@ -128,7 +147,33 @@ export class Studio {
         }
       }
     }
+    for (const dir of this.userModels) {
+      try {
+        const m = await inspectModelFolder(dir);
+        if (!models.some((x) => x.id === m.dir)) models.push({ id: m.dir, name: m.name, bundled: false, width: m.defaultWidth, height: m.defaultHeight });
+      } catch (e) {
+        // moved or broken since it was added: not offered, and said why
+        this.options.onWarning?.(`Model folder ${dir} skipped: ${isChordError(e) ? e.userText() : String(e)}`);
+      }
+    }
     return models;
+  }
+
+  /** Adds a diffusers-ONNX folder after checking it; it is referenced where it is. */
+  async addModel(path: string): Promise<ModelSummary> {
+    const m = await inspectModelFolder(path);
+    const known = await this.listModels();
+    const same = known.find((x) => x.id === m.dir);
+    if (same) return same;
+    this.userModels.push(m.dir);
+    await this.modelsFile.write({ models: this.userModels });
+    return { id: m.dir, name: m.name, bundled: false, width: m.defaultWidth, height: m.defaultHeight };
+  }
+
+  async removeModel(id: string): Promise<void> {
+    if (!this.userModels.includes(id)) return;
+    this.userModels = this.userModels.filter((m) => m !== id);
+    await this.modelsFile.write({ models: this.userModels });
   }
 
   // ---- library ----
@@ -289,6 +334,7 @@ export class Studio {
       batchCount: 1,
       method: { name: r.method.name, ...(r.method.options ? { options: { ...r.method.options } } : {}) },
       ...(r.order ? { order: r.order } : {}),
+      provider: r.provider,
       output: { dir: this.gallery.dir },
       preview: true,
     };

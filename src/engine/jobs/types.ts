@@ -24,6 +24,7 @@ export interface AppGenerateRequest {
   batchCount: number;
   method: { name: string; options?: Record<string, number | boolean> };
   order?: string;
+  provider: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 }
 
 export interface MethodOptionInfo {
@@ -132,6 +133,7 @@ export type JobEvent =
       preview?: string;
     }
   | { type: 'image'; jobId: string; image: number; item: GalleryImage }
+  | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
   | { type: 'failed'; jobId: string; error: JobError };

@@ -19,6 +19,7 @@ interface Saved {
   height: number;
   batchCount: number;
   modelId: string;
+  provider: string;
   method: string;
   methodOptions: Record<string, number | boolean>;
   stack: { id: string; weight: number }[];
@@ -38,6 +39,7 @@ export function saveWorkspace(session: ChordSession): void {
     height: s.height,
     batchCount: s.batchCount,
     modelId: s.modelId,
+    provider: s.provider,
     method: session.stack.method,
     methodOptions: { ...session.stack.methodOptions },
     stack: session.stack.items.map((i) => ({ id: i.lora.id, weight: i.weight })),
@@ -71,6 +73,7 @@ export function restoreWorkspace(session: ChordSession): void {
   num(saved.width, (n) => (s.width = n));
   num(saved.height, (n) => (s.height = n));
   num(saved.batchCount, (n) => (s.batchCount = n));
+  if (typeof saved.provider === 'string' && (s.providers as readonly string[]).includes(saved.provider)) s.provider = saved.provider as typeof s.provider;
   if (typeof saved.sampler === 'string' && (s.samplers as readonly string[]).includes(saved.sampler)) s.sampler = saved.sampler as typeof s.sampler;
   if (typeof saved.method === 'string' && session.info?.engine.methods.some((m) => m.name === saved.method)) {
     session.stack.chooseMethod(saved.method, typeof saved.methodOptions === 'object' && saved.methodOptions ? saved.methodOptions : {});

@@ -16,6 +16,8 @@ export class ChordSession {
   models = $state<ModelSummary[]>([]);
   /** One line about what is happening now, or what went wrong. */
   status = $state('Connecting…');
+  /** The engine's last notice (e.g. it ran on the CPU instead of the chosen provider). */
+  notice = $state<string | undefined>();
   /** Everything is loaded (the workspace is saved from then on). */
   ready = $state(false);
 
@@ -33,6 +35,10 @@ export class ChordSession {
 
   async start(): Promise<void> {
     this.#api.onJobEvent((event) => {
+      if (event.type === 'notice') {
+        this.notice = event.message;
+        return;
+      }
       const line = this.jobs.onEvent(event);
       if (line) this.status = line;
     });
@@ -49,6 +55,20 @@ export class ChordSession {
       this.status = this.models.length > 0 ? 'Ready.' : 'No model found yet: add a model folder to generate.';
     } catch (error) {
       this.status = describeError(error);
+    }
+  }
+
+  /** Adds a model folder on the host by its path; true when it was added. */
+  async addModel(path: string): Promise<boolean> {
+    try {
+      const model = await this.#api.addModel(path.trim());
+      this.models = await this.#api.listModels();
+      this.settings.useModel(model);
+      this.status = `Model ${model.name} added (${model.width}×${model.height}).`;
+      return true;
+    } catch (error) {
+      this.status = describeError(error);
+      return false;
     }
   }
 

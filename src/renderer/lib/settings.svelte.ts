@@ -1,5 +1,5 @@
 /** The generation settings form: what the next Generate sends (besides the stack). */
-import { DEFAULTS, LIMITS, SAMPLERS, type GenerateRequestInput, type ImageSettings, type ModelSummary, type Sampler } from '../../shared/api';
+import { DEFAULTS, LIMITS, PROVIDERS, SAMPLERS, type GenerateRequestInput, type ImageSettings, type ModelSummary, type Provider, type Sampler } from '../../shared/api';
 
 export type SeedMode = 'random' | 'fixed' | 'increment';
 
@@ -15,8 +15,10 @@ export class SettingsStore {
   height = $state(64);
   batchCount = $state<number>(DEFAULTS.batchCount);
   modelId = $state('');
+  provider = $state<Provider>('auto');
 
   readonly samplers = SAMPLERS;
+  readonly providers = PROVIDERS;
   readonly limits = LIMITS;
 
   /** Picks a model and its own size (the size a model was trained at is the one it draws best). */
@@ -38,6 +40,7 @@ export class SettingsStore {
       width: this.width,
       height: this.height,
       batchCount: this.batchCount,
+      provider: this.provider,
     };
     if (this.seedMode !== 'random') request.seed = this.seed;
     return request;

@@ -41,6 +41,8 @@ export function apiOverBridge(bridge: ChordBridge): ChordClient {
   return {
     getInfo: () => call(() => bridge.getInfo()),
     listModels: () => call(() => bridge.listModels()),
+    addModel: (path) => call(() => bridge.addModel(path)),
+    removeModel: (id) => nothing(() => bridge.removeModel(id)),
     listLoras: () => call(() => bridge.listLoras()),
     addLoras: (paths) => call(() => bridge.addLoras(paths)),
     updateLora: (id, patch) => call(() => bridge.updateLora(id, patch)),
@@ -96,6 +98,8 @@ export function httpBridge(origin: string): ChordBridge {
   return {
     getInfo: () => post('getInfo', []),
     listModels: () => post('listModels', []),
+    addModel: (path) => post('addModel', [path]),
+    removeModel: (id) => post('removeModel', [id]),
     listLoras: () => post('listLoras', []),
     addLoras: (paths) => post('addLoras', [paths]),
     updateLora: (id, patch) => post('updateLora', [id, patch]),
