@@ -207,6 +207,15 @@ describe('the library', () => {
     await s.close();
   });
 
+  it('adds every LoRA in a dropped folder (a PEFT folder as one)', async () => {
+    const s = studio(dataDir(), new FakeEngine());
+    await s.start();
+    const result = await s.addLoras([LORAS]);
+    expect(result.failed).toEqual([]);
+    expect(result.added.map((l) => l.name).sort()).toEqual(['ball', 'cube', 'dots', 'dots-peft', 'hat', 'hatching', 'meadow', 'mippet', 'quill', 'quill-diffusers', 'scarf', 'sunset', 'zorb']);
+    await s.close();
+  });
+
   it('shows a file that moved away as missing', async () => {
     const dir = dataDir();
     const copy = join(dir, 'copy.safetensors');

@@ -5,7 +5,7 @@
  * moved or gone shows as missing and is otherwise left alone.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { ChordError, isChordError } from '../errors';
 import { inspectLora, type LoraInfo } from '../lora/metadata';
@@ -130,10 +130,13 @@ export class LoraLibrary {
     return this.entries.find((e) => e.name === name || basename(e.path, extname(e.path)) === name);
   }
 
-  /** Adds files by path; each one that cannot be read is reported, the others are added. */
+  /**
+   * Adds files by path; each one that cannot be read is reported, the others are added. A folder
+   * adds the .safetensors files in it and its sub-folders (a PEFT adapter folder is one LoRA).
+   */
   async add(paths: string[]): Promise<LoraImport> {
     const result: LoraImport = { added: [], failed: [] };
-    for (const p of paths) {
+    for (const p of await expandFolders(paths)) {
       const path = resolve(p);
       try {
         const info = await inspectLora(path);
@@ -216,6 +219,35 @@ export class LoraLibrary {
   private save(): Promise<void> {
     return this.file.write({ loras: this.entries });
   }
+}
+
+/** Folders replaced by the LoRA files under them (at most 4 levels down, in name order). */
+async function expandFolders(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (entries.some((e) => e.isFile() && e.name === 'adapter_config.json')) {
+      out.push(dir);
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const path = join(dir, e.name);
+      if (e.isFile() && e.name.toLowerCase().endsWith('.safetensors')) out.push(path);
+      else if (e.isDirectory() && depth < 4) await walk(path, depth + 1);
+    }
+  };
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = (await stat(p)).isDirectory();
+    } catch {
+      // reported by add() as not found
+    }
+    if (isDir) await walk(resolve(p), 0);
+    else out.push(p);
+  }
+  return out;
 }
 
 async function isFile(path: string): Promise<boolean> {

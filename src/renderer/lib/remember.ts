@@ -21,6 +21,8 @@ interface Saved {
   modelId: string;
   provider: string;
   method: string;
+  alsoMethods: string[];
+  promptPerLine: boolean;
   methodOptions: Record<string, number | boolean>;
   stack: { id: string; weight: number }[];
 }
@@ -41,6 +43,8 @@ export function saveWorkspace(session: ChordSession): void {
     modelId: s.modelId,
     provider: s.provider,
     method: session.stack.method,
+    alsoMethods: [...session.stack.alsoMethods],
+    promptPerLine: s.promptPerLine,
     methodOptions: { ...session.stack.methodOptions },
     stack: session.stack.items.map((i) => ({ id: i.lora.id, weight: i.weight })),
   };
@@ -77,6 +81,10 @@ export function restoreWorkspace(session: ChordSession): void {
   if (typeof saved.sampler === 'string' && (s.samplers as readonly string[]).includes(saved.sampler)) s.sampler = saved.sampler as typeof s.sampler;
   if (typeof saved.method === 'string' && session.info?.engine.methods.some((m) => m.name === saved.method)) {
     session.stack.chooseMethod(saved.method, typeof saved.methodOptions === 'object' && saved.methodOptions ? saved.methodOptions : {});
+  }
+  if (typeof saved.promptPerLine === 'boolean') s.promptPerLine = saved.promptPerLine;
+  for (const m of Array.isArray(saved.alsoMethods) ? saved.alsoMethods : []) {
+    if (typeof m === 'string' && session.info?.engine.methods.some((x) => x.name === m)) session.stack.toggleAlso(m, true);
   }
   for (const item of Array.isArray(saved.stack) ? saved.stack : []) {
     const lora = session.library.byId(item.id);

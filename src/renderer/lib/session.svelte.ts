@@ -83,16 +83,22 @@ export class ChordSession {
       return;
     }
     const loras = this.stack.items.map((i) => ({ path: i.lora.path, weight: i.weight }));
+    // the batch grid: prompts x methods, each job a batch of seeds
+    const prompts = this.settings.prompts();
+    const methods = $state.snapshot(this.stack.methods());
+    let queued = 0;
     try {
-      await this.#api.generate({
-        ...this.settings.request(loras),
-        method: { name: this.stack.method, options: $state.snapshot(this.stack.methodOptions) },
-      });
+      for (const prompt of prompts) {
+        for (const method of methods) {
+          await this.#api.generate({ ...this.settings.request(loras), prompt, method });
+          queued++;
+        }
+      }
       this.settings.afterQueued();
       this.jobs.lastError = undefined;
-      this.status = this.jobs.queue.length > 0 ? 'Queued.' : 'Starting…';
+      this.status = queued > 1 ? `Queued ${queued} jobs.` : this.jobs.queue.length > 0 ? 'Queued.' : 'Starting…';
     } catch (error) {
-      this.jobs.lastError = describeError(error);
+      this.jobs.lastError = queued > 0 ? `${describeError(error)} (${queued} job${queued === 1 ? ' was' : 's were'} queued before that)` : describeError(error);
       this.status = this.jobs.lastError;
     }
   }

@@ -16,6 +16,15 @@ export class SettingsStore {
   batchCount = $state<number>(DEFAULTS.batchCount);
   modelId = $state('');
   provider = $state<Provider>('auto');
+  /** Batch grid: each non-empty line of the prompt is a job of its own. */
+  promptPerLine = $state(false);
+
+  /** The prompts one Generate queues. */
+  prompts(): string[] {
+    if (!this.promptPerLine) return [this.prompt];
+    const lines = this.prompt.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+    return lines.length > 0 ? lines : [''];
+  }
 
   readonly samplers = SAMPLERS;
   readonly providers = PROVIDERS;

@@ -12,9 +12,22 @@ export class StackStore {
   method = $state('merge');
   methodOptions = $state<Record<string, number | boolean>>({});
 
+  /** Batch grid: further methods each Generate also queues (with their default options). */
+  alsoMethods = $state<string[]>([]);
+
   chooseMethod(name: string, options: Record<string, number | boolean> = {}): void {
     this.method = name;
     this.methodOptions = { ...options };
+    this.alsoMethods = this.alsoMethods.filter((m) => m !== name);
+  }
+
+  toggleAlso(name: string, on: boolean): void {
+    this.alsoMethods = on ? [...new Set([...this.alsoMethods, name])] : this.alsoMethods.filter((m) => m !== name);
+  }
+
+  /** The methods one Generate queues: the chosen one with its options, then the others. */
+  methods(): { name: string; options?: Record<string, number | boolean> }[] {
+    return [{ name: this.method, options: { ...this.methodOptions } }, ...this.alsoMethods.filter((m) => m !== this.method).map((name) => ({ name }))];
   }
 
   has(id: string): boolean {
