@@ -200,6 +200,24 @@ describe('dispatcher', () => {
   });
 });
 
+describe('the other methods validate their arguments too (IPC and HTTP share this)', () => {
+  it.each([
+    ['addLoras', ['not-a-list'], 'Invalid LoRA files: files must be a list of paths.'],
+    ['addLoras', [[]], 'Invalid LoRA files: no files given.'],
+    ['updateLora', ['id', { category: 'hero' }], 'Invalid LoRA details: category must be one of character, clothing, style, background, object.'],
+    ['updateLora', ['id', { rank: 4 }], 'Invalid LoRA details: unknown setting "rank".'],
+    ['moveJob', ['job-1', 5], 'Invalid move: a job moves by -1 (earlier) or 1 (later).'],
+    ['deleteImage', ['../queue.json'], 'Invalid image: image name must be a PNG file name in the gallery.'],
+    ['deleteImage', ['.hidden.png'], 'Invalid image: image name must be a PNG file name in the gallery.'],
+    ['imageSettings', ['iVBORw0KGgo='], 'Invalid image: the image must be the bytes of a PNG file.'],
+    ['addModel', [42], 'Invalid model folder: model folder must be text.'],
+  ] as const)('%s(%j) is refused before reaching the host', async (method, args, message) => {
+    const { host } = recordingHost();
+    const reply = await (createDispatcher(host)[method] as (...a: unknown[]) => Promise<{ ok: boolean; error?: { message: string } }>)(...args);
+    expect(reply).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT', message } });
+  });
+});
+
 describe('contract', () => {
   it("lists the engine's samplers, in the same order", () => {
     expect([...SAMPLERS]).toEqual([...SAMPLER_NAMES]);
