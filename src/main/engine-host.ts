@@ -4,7 +4,7 @@
  * a native crash in it must not take the window down). When that process dies, the running image
  * fails with a clear error and the next one starts a fresh engine; the queue is left alone.
  */
-import { utilityProcess } from 'electron';
+import { shell, utilityProcess } from 'electron';
 import { app as chordApp, chordCacheDir, RestartingEngine, type EngineChannel, type EngineMessage } from '../engine';
 import type { ApiHost } from '../shared/dispatch';
 
@@ -53,6 +53,7 @@ export async function createAppHost(options: AppHostOptions): Promise<AppHost> {
     engine,
     urls: options.urls,
     providers: probeProviders,
+    reveal: async (file) => shell.showItemInFolder(file),
     onWarning: (m) => console.warn('[chord]', m),
   });
   await studio.start();

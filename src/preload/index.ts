@@ -27,6 +27,7 @@ const bridge: ChordBridge = {
   moveJob: invoke('moveJob'),
   listGallery: invoke('listGallery'),
   deleteImage: invoke('deleteImage'),
+  revealImage: invoke('revealImage'),
   imageSettings: invoke('imageSettings'),
   // In Electron a dropped file is referenced where it is: main gets its path, never its bytes.
   // (previews dropped with them are found beside the files anyway)

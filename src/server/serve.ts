@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, ChordError, chordCacheDir, forkEngineProcess, RestartingEngine } from '../engine';
 import { HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH } from '../shared/channels';
@@ -70,8 +70,9 @@ async function bundledProviders(): Promise<string[]> {
   }
 }
 
-function openBrowser(url: string): void {
-  const [command, args] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+/** Opens a URL or a folder with the desktop's default application. */
+function openWithSystem(target: string): void {
+  const [command, args] = process.platform === 'darwin' ? ['open', [target]] : process.platform === 'win32' ? ['explorer', [target]] : ['xdg-open', [target]];
   const child = spawn(command, args, { stdio: 'ignore', detached: true });
   child.on('error', () => undefined);
   child.unref();
@@ -105,6 +106,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     engine,
     urls: { image: (name) => `${HTTP_IMAGES_PATH}${encodeURIComponent(name)}`, loraPreview: (id) => `${HTTP_LORA_PREVIEWS_PATH}${encodeURIComponent(id)}` },
     providers: bundledProviders,
+    // a file manager opens on the machine running Chord: useful only when the browser is there too
+    ...(isLoopback(o.host) ? { reveal: async (file: string) => openWithSystem(dirname(file)) } : {}),
     onWarning: (m) => o.err(`chord: ${m}`),
   });
   const s = studio;
@@ -133,7 +136,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   const url = `http://${hostPart}:${port}/${token ? `?token=${token}` : ''}`;
   o.out(url);
   if (token && o.token === undefined) o.err('chord: a token was made for this server; the URL above carries it. Anyone with the URL can use Chord here.');
-  if (o.open) openBrowser(url);
+  if (o.open) openWithSystem(url);
   let closing: Promise<void> | undefined;
   return {
     url,

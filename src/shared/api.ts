@@ -346,6 +346,8 @@ export interface ChordApi {
   moveJob(jobId: string, offset: -1 | 1): Promise<void>;
   listGallery(): Promise<GalleryImage[]>;
   deleteImage(name: string): Promise<void>;
+  /** Shows the image's file in the system's file manager (on the machine Chord runs on). */
+  revealImage(name: string): Promise<void>;
   /** The settings stored in a PNG's bytes. */
   imageSettings(png: Uint8Array): Promise<ImageSettings>;
   /** Events of every job, for as long as the listener is subscribed. */
@@ -374,6 +376,7 @@ export const API_METHODS = [
   'moveJob',
   'listGallery',
   'deleteImage',
+  'revealImage',
   'imageSettings',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];

@@ -20,6 +20,7 @@ export const IPC_CHANNELS: Record<ApiMethod, string> = {
   moveJob: 'chord:moveJob',
   listGallery: 'chord:listGallery',
   deleteImage: 'chord:deleteImage',
+  revealImage: 'chord:revealImage',
   imageSettings: 'chord:imageSettings',
 };
 export const IPC_JOB_EVENT = 'chord:jobEvent';

@@ -92,6 +92,7 @@ export function createDispatcher(host: ApiHost, options: DispatchOptions = {}): 
       ),
     listGallery: () => settle(() => host.listGallery()),
     deleteImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.deleteImage(n))),
+    revealImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.revealImage(n))),
     imageSettings: (png) => check(PngBytesSchema, png, 'Invalid image', (bytes) => settle(() => host.imageSettings(bytes))),
   };
 }

@@ -24,6 +24,7 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     moveJob: notHere,
     listGallery: notHere,
     deleteImage: notHere,
+    revealImage: notHere,
     imageSettings: notHere,
     importLora: notHere,
     generate: async (request) => {

@@ -19,6 +19,7 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
     moveJob: never,
     listGallery: never,
     deleteImage: never,
+    revealImage: never,
     imageSettings: never,
     addLoraFiles: never,
     onJobEvent: () => () => {},

@@ -49,6 +49,7 @@ const host: ApiHost = {
   moveJob: notHere,
   listGallery: notHere,
   deleteImage: notHere,
+  revealImage: notHere,
   imageSettings: async (png) => {
     calls.push(['imageSettings', png.byteLength]);
     return { prompt: 'p', negativePrompt: '', loras: [], source: 'chord' };

@@ -4,7 +4,7 @@
  * fails only the running job, wrong methods fail when queued, and the library reports files that
  * are not LoRAs one by one.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,27 @@ describe('the queue', () => {
     await s.start();
     expect(await s.listQueue()).toEqual([]);
     expect(warnings[0]).toMatch(/queue\.json is not valid JSON; starting afresh/);
+    await s.close();
+  });
+});
+
+describe('the gallery', () => {
+  it('reveals a gallery file through the host, and says why where it cannot', async () => {
+    const dir = dataDir();
+    const revealed: string[] = [];
+    const make = (reveal?: (f: string) => Promise<void>) =>
+      new app.Studio({ version: '0', dataDir: dir, bundledModelsDirs: [], engine: new FakeEngine(), urls: { image: (n) => n, loraPreview: (i) => i }, providers: async () => [], reveal });
+    const s = make(async (f) => {
+      revealed.push(f);
+    });
+    await s.start();
+    await expect(s.revealImage('00000-1.png')).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    mkdirSync(join(dir, 'gallery'));
+    writeFileSync(join(dir, 'gallery', '00000-1.png'), 'x');
+    await s.revealImage('00000-1.png');
+    expect(revealed).toEqual([join(dir, 'gallery', '00000-1.png')]);
+    const remote = make();
+    await expect(remote.revealImage('00000-1.png')).rejects.toMatchObject({ message: expect.stringMatching(/cannot open a file manager/), hint: expect.stringContaining('00000-1.png') });
     await s.close();
   });
 });

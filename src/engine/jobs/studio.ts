@@ -38,6 +38,11 @@ export interface StudioOptions {
   urls: { image: (name: string) => string; loraPreview: (id: string) => string };
   /** execution providers usable here, for the status line */
   providers: () => Promise<string[]>;
+  /**
+   * Shows a file in the system's file manager; left out where the window is not on the machine
+   * that holds the files (a remote browser), and revealing then says so.
+   */
+  reveal?: (file: string) => Promise<void>;
   /** problems that are not a request's fault (a damaged queue file), for the host's log */
   onWarning?: (message: string) => void;
 }
@@ -205,6 +210,15 @@ export class Studio {
   deleteImage(name: string): Promise<void> {
     return this.gallery.delete(name);
   }
+  async revealImage(name: string): Promise<void> {
+    const file = this.gallery.fileOf(name);
+    if (!file || !(await isFile(file))) throw new ChordError('FILE_NOT_FOUND', `${name} is not in the gallery any more.`);
+    if (!this.options.reveal) {
+      throw new ChordError('BAD_ARGUMENT', 'Chord cannot open a file manager for this window: the files are on the machine Chord runs on.', `The file is ${file}.`);
+    }
+    await this.options.reveal(file);
+  }
+
   imageSettings(png: Uint8Array): Promise<ImageSettings> {
     return settingsFromPng(png, this.findLora);
   }

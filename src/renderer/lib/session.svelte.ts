@@ -122,6 +122,10 @@ export class ChordSession {
     });
   }
 
+  revealImage(image: GalleryImage): Promise<void> {
+    return this.#try(() => this.#api.revealImage(image.name));
+  }
+
   /** Every setting of a gallery image back in the form, its LoRAs in the stack. */
   reuse(image: GalleryImage): void {
     if (!image.settings) {

@@ -53,6 +53,7 @@ export function apiOverBridge(bridge: ChordBridge): ChordClient {
     moveJob: (jobId, offset) => nothing(() => bridge.moveJob(jobId, offset)),
     listGallery: () => call(() => bridge.listGallery()),
     deleteImage: (name) => nothing(() => bridge.deleteImage(name)),
+    revealImage: (name) => nothing(() => bridge.revealImage(name)),
     imageSettings: (png) => call(() => bridge.imageSettings(png)),
     addLoraFiles: (files) => call(() => bridge.addLoraFiles(files)),
     onJobEvent: (listener) => bridge.onJobEvent(listener),
@@ -110,6 +111,7 @@ export function httpBridge(origin: string): ChordBridge {
     moveJob: (jobId, offset) => post('moveJob', [jobId, offset]),
     listGallery: () => post('listGallery', []),
     deleteImage: (name) => post('deleteImage', [name]),
+    revealImage: (name) => post('revealImage', [name]),
     // bytes travel as the body, not as JSON
     imageSettings: (png) => send(httpPathOf('imageSettings'), new Blob([png as Uint8Array<ArrayBuffer>]), 'application/octet-stream'),
     // A browser has no paths for dropped files: each is uploaded and kept in the app's data folder.
