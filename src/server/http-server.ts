@@ -169,6 +169,13 @@ export function createChordHttpServer(options: ChordHttpOptions): Server {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
+      // a page that (re)connects, e.g. after the server restarted, starts from the current queue
+      void options.host
+        .listQueue()
+        .then((jobs) => {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'queue', jobs }));
+        })
+        .catch(() => undefined);
       ws.on('close', () => sockets.delete(ws));
       // the page only listens; anything it sends is ignored
       ws.on('message', () => undefined);

@@ -45,7 +45,7 @@ const host: ApiHost = {
     return { jobId: 'j1' };
   },
   cancel: notHere,
-  listQueue: notHere,
+  listQueue: async () => [],
   moveJob: notHere,
   listGallery: notHere,
   deleteImage: notHere,
@@ -158,15 +158,16 @@ describe('the token', () => {
       ws.on('error', () => undefined);
     });
     expect(status).toBe(401);
-    const ok = await new Promise<boolean>((resolve) => {
+    const first = await new Promise<string>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${locked.port}/api/events`, { headers: { 'x-chord-token': 's3cret-token' } });
-      ws.on('open', () => {
+      ws.on('message', (data) => {
         ws.close();
-        resolve(true);
+        resolve(String(data));
       });
-      ws.on('error', () => resolve(false));
+      ws.on('error', () => resolve('error'));
     });
-    expect(ok).toBe(true);
+    // with the token: open, and the current queue comes first
+    expect(JSON.parse(first)).toEqual({ type: 'queue', jobs: [] });
   });
 });
 
