@@ -13,6 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ChordError } from '../engine';
 import { API_METHODS, type ApiMethod, type Reply } from '../shared/api';
 import { HTTP_API_PREFIX, HTTP_EVENTS_PATH, HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH, HTTP_LORA_UPLOAD_PATH, HTTP_TOKEN_HEADER } from '../shared/channels';
 import { createDispatcher, toErrorData, type ApiHost } from '../shared/dispatch';
@@ -105,9 +106,9 @@ export function createChordHttpServer(options: ChordHttpOptions): Server {
     if (path.startsWith(HTTP_API_PREFIX)) {
       if (req.method !== 'POST') throw new HttpError(405, 'Use POST.');
       if (path === HTTP_LORA_UPLOAD_PATH) {
-        const bytes = await readBody(req, LORA_LIMIT, 'application/octet-stream');
         const name = url.searchParams.get('name') ?? '';
-        return sendJson(res, await settle(() => options.host.importLora(name, bytes)));
+        // streamed to disk by the host: a LoRA can be hundreds of megabytes
+        return sendJson(res, await settle(() => options.host.importLora(name, limitedBody(req, LORA_LIMIT, 'application/octet-stream'))));
       }
       const method = path.slice(HTTP_API_PREFIX.length);
       if (!isApiMethod(method)) throw new HttpError(404, 'No such API method.');
@@ -249,6 +250,22 @@ async function readBody(req: IncomingMessage, limit: number, type: string): Prom
     chunks.push(chunk as Buffer);
   }
   return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** The request body as a stream, checked for type and size as it arrives. */
+function limitedBody(req: IncomingMessage, limit: number, type: string): AsyncIterable<Uint8Array> {
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (contentType !== type) throw new HttpError(415, `Send ${type}.`);
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw new HttpError(413, 'Too large.');
+  return (async function* () {
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      // thrown inside the host's upload: a ChordError, so the page gets it as a plain reply
+      if (size > limit) throw new ChordError('BAD_ARGUMENT', `The file is larger than ${Math.round(limit / 2 ** 30)} GB, too large for a LoRA.`, 'Check that it is a LoRA file.');
+      yield chunk as Buffer;
+    }
+  })();
 }
 
 function sendJson(res: ServerResponse, reply: Reply<unknown>): void {

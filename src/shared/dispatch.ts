@@ -32,8 +32,8 @@ import {
  */
 export type ApiHost = Omit<ChordApi, 'generate'> & {
   generate(request: GenerateRequest): Promise<JobTicket>;
-  /** Stores an uploaded LoRA file under the app's data folder and adds it to the library. */
-  importLora(fileName: string, bytes: Uint8Array): Promise<LoraImport>;
+  /** Stores an uploaded LoRA file (streamed: LoRAs can be large) under the app's data folder and adds it to the library. */
+  importLora(fileName: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<LoraImport>;
 };
 
 /** One entry per API method; arguments arrive unchecked from the wire. */

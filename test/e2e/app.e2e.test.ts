@@ -102,7 +102,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     await dropFiles(page, '.window', [{ name: 'broken.safetensors', bytes: new TextEncoder().encode('this is not a safetensors file') }]);
     const alert = page.getByRole('region', { name: 'LoRA library' }).getByRole('alert');
     await alert.waitFor();
-    expect(await alert.textContent()).toMatch(/broken\.safetensors/);
+    expect(await alert.textContent()).toMatch(/broken\.safetensors: broken\.safetensors is not a valid safetensors file/);
+    expect(await alert.textContent()).not.toContain(folders.dataDir);
     expect(await page.getByRole('region', { name: 'LoRA library' }).getByRole('listitem').count()).toBe(3);
     expect(readdirSync(join(folders.dataDir, 'uploads', 'loras'))).not.toContain('broken.safetensors');
     await shot(page, 'library-error');

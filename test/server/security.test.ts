@@ -55,7 +55,10 @@ const host: ApiHost = {
     return { prompt: 'p', negativePrompt: '', loras: [], source: 'chord' };
   },
   importLora: async (name, bytes) => {
-    calls.push(['importLora', name, bytes.byteLength]);
+    let size = 0;
+    if (bytes instanceof Uint8Array) size = bytes.byteLength;
+    else for await (const chunk of bytes) size += chunk.byteLength;
+    calls.push(['importLora', name, size]);
     return { added: [], failed: [] };
   },
   onJobEvent: () => () => {},

@@ -257,6 +257,8 @@ describe('the library', () => {
     expect(ok.added[0].path).toBe(join(dir, 'uploads', 'loras', 'zo_rb.safetensors'));
     const bad = await s.importLora('junk.safetensors', new TextEncoder().encode('junk'));
     expect(bad.failed[0].file).toBe('junk.safetensors');
+    expect(bad.failed[0].message).toMatch(/^junk\.safetensors /);
+    expect(bad.failed[0].message).not.toContain(dir);
     const notLora = await s.importLora('notes.txt', new Uint8Array(3));
     expect(notLora.failed[0].message).toMatch(/not a \.safetensors file/);
     await s.close();

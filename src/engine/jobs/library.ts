@@ -5,6 +5,9 @@
  * moved or gone shows as missing and is otherwise left alone.
  */
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { ChordError, isChordError } from '../errors';
@@ -175,11 +178,11 @@ export class LoraLibrary {
    * kept. An image (`zorb.png`) is kept as the preview of the LoRA with the same name, the way
    * A1111 finds previews beside LoRA files; upload it before the LoRA.
    */
-  async importFile(fileName: string, bytes: Uint8Array): Promise<LoraImport> {
+  async importFile(fileName: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<LoraImport> {
     const preview = safePreviewName(fileName);
     if (preview) {
       await mkdir(this.uploadsDir, { recursive: true });
-      await writeFile(join(this.uploadsDir, preview), bytes);
+      await writeStreamed(join(this.uploadsDir, preview), bytes, 'w');
       return { added: [], failed: [] };
     }
     let name: string;
@@ -191,10 +194,19 @@ export class LoraLibrary {
     await mkdir(this.uploadsDir, { recursive: true });
     let path = join(this.uploadsDir, name);
     for (let n = 2; await isFile(path); n++) path = join(this.uploadsDir, name.replace(/\.safetensors$/, `-${n}.safetensors`));
-    await writeFile(path, bytes, { flag: 'wx' });
+    try {
+      await writeStreamed(path, bytes, 'wx');
+    } catch (e) {
+      await rm(path, { force: true });
+      throw e;
+    }
     const result = await this.add([path]);
     if (result.added.length === 0) await rm(path, { force: true });
-    for (const f of result.failed) f.file = basename(fileName);
+    for (const f of result.failed) {
+      // the stored copy's path means nothing to whoever dropped the file: name their file instead
+      f.file = basename(fileName);
+      f.message = f.message.replaceAll(path, f.file);
+    }
     return result;
   }
 
@@ -248,6 +260,12 @@ async function expandFolders(paths: string[]): Promise<string[]> {
     else out.push(p);
   }
   return out;
+}
+
+/** Writes bytes or a stream of them to `path` without holding a large upload in memory. */
+async function writeStreamed(path: string, data: Uint8Array | AsyncIterable<Uint8Array>, flags: 'w' | 'wx'): Promise<void> {
+  if (data instanceof Uint8Array) return writeFile(path, data, { flag: flags });
+  await pipeline(Readable.from(data), createWriteStream(path, { flags }));
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -189,7 +189,7 @@ export class Studio {
   addLoras(paths: string[]): Promise<LoraImport> {
     return this.library.add(paths);
   }
-  importLora(fileName: string, bytes: Uint8Array): Promise<LoraImport> {
+  importLora(fileName: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<LoraImport> {
     return this.library.importFile(fileName, bytes);
   }
   updateLora(id: string, patch: LoraPatch): Promise<LoraEntry> {
