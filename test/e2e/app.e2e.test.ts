@@ -243,6 +243,25 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     expect(await page.getByTestId('image-settings').textContent()).toMatch(/queued second/);
   });
 
+  it('queues a batch grid: prompts x methods, each a batch of seeds', async () => {
+    const stack = page.getByRole('region', { name: 'LoRA stack' });
+    await stack.getByLabel('Composition method').selectOption('merge');
+    await prompt().fill('zorb\nzorb, hatz');
+    await page.getByLabel('one job per prompt line').check();
+    await stack.getByLabel('Also queue with Composite').check();
+    await setNumber('Steps', 3);
+    await setNumber('Batch count', 1);
+    const before = await galleryCount();
+    await expect(page.getByRole('button', { name: /^Generate/ }).textContent()).resolves.toMatch(/Generate 4 jobs/);
+    await page.getByRole('button', { name: /^Generate/ }).click();
+    await expect.poll(galleryCount, { timeout: 60_000 }).toBe(before + 4);
+    const files = readdirSync(join(folders.dataDir, 'gallery')).sort().slice(-4);
+    const made = await Promise.all(files.map(async (f) => (await readImageInfo(join(folders.dataDir, 'gallery', f))).chord));
+    expect(made.map((r) => `${r?.prompt} / ${r?.method}`)).toEqual(['zorb / merge', 'zorb / composite', 'zorb, hatz / merge', 'zorb, hatz / composite']);
+    await page.getByLabel('one job per prompt line').uncheck();
+    await stack.getByLabel('Also queue with Composite').uncheck();
+  });
+
   it('composes three LoRAs (the screenshot in the docs)', async () => {
     const stack = page.getByRole('region', { name: 'LoRA stack' });
     const library = page.getByRole('region', { name: 'LoRA library' });
@@ -266,24 +285,6 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     await page.getByRole('button', { name: /seed 7$/ }).click();
     expect(await page.getByTestId('image-settings').textContent()).toMatch(/sunsa, zorb, hatz.*seed 7 · 20 steps · cfg 7 · euler_a.*merge.*LoRAs: sunset 0\.6, zorb 1, hat 1/s);
     await shot(page, 'composed');
-  });
-
-  it('queues a batch grid: prompts x methods, each a batch of seeds', async () => {
-    const stack = page.getByRole('region', { name: 'LoRA stack' });
-    await prompt().fill('zorb\nzorb, hatz');
-    await page.getByLabel('one job per prompt line').check();
-    await stack.getByLabel('Also queue with Composite').check();
-    await setNumber('Steps', 3);
-    await setNumber('Batch count', 1);
-    const before = await galleryCount();
-    await expect(page.getByRole('button', { name: /^Generate/ }).textContent()).resolves.toMatch(/Generate 4 jobs/);
-    await page.getByRole('button', { name: /^Generate/ }).click();
-    await expect.poll(galleryCount, { timeout: 60_000 }).toBe(before + 4);
-    const files = readdirSync(join(folders.dataDir, 'gallery')).sort().slice(-4);
-    const made = await Promise.all(files.map(async (f) => (await readImageInfo(join(folders.dataDir, 'gallery', f))).chord));
-    expect(made.map((r) => `${r?.prompt} / ${r?.method}`)).toEqual(['zorb / merge', 'zorb / composite', 'zorb, hatz / merge', 'zorb, hatz / composite']);
-    await page.getByLabel('one job per prompt line').uncheck();
-    await stack.getByLabel('Also queue with Composite').uncheck();
   });
 
   it('looks right in the light theme', async () => {
