@@ -27,6 +27,7 @@ export const DEFAULT_VARIANTS: readonly MethodVariant[] = [
   { label: 'composite', method: 'composite' },
   { label: 'cmlora', method: 'cmlora' },
   { label: 'cmlora reverse', method: 'cmlora', order: 'reverse' },
+  { label: 'spectral', method: 'spectral' },
 ];
 
 export interface QualityOptions {

@@ -15,7 +15,9 @@ import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { findMethod, METHOD_NAMES } from './pipeline/methods';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
+import { DEFAULT_PROFILE_SETTINGS, DEFAULT_THRESHOLD, LoraProfiler } from './spectral';
 import { loadTokenizer, tokenizePrompt } from './tokenizer';
+import { promptTokenIds } from './prompt/cli-tokenize';
 
 /** Where the CLI writes; replaced in tests. */
 export interface CliIo {
@@ -137,6 +139,8 @@ interface GenerateOptions {
   from?: string;
   highFrequency?: string;
   loraDir?: string[];
+  embeddingDir?: string[];
+  methodOption?: string[];
 }
 
 /** C1,C2: two whole numbers of at least 1. */
@@ -168,6 +172,13 @@ function methodRequest(o: GenerateOptions): MethodRequest | undefined {
     only('--no-cache', 'cmlora');
     options.cache = false;
   }
+  for (const text of o.methodOption ?? []) {
+    const m = /^\s*([A-Za-z]\w*)\s*=\s*(.+?)\s*$/.exec(text);
+    if (!m) throw new ChordError('BAD_ARGUMENT', `--method-option takes NAME=VALUE (got "${text}").`, 'For example --method-option mix=0.5.');
+    const raw = m[2].toLowerCase();
+    options[m[1]] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) ? Number(raw) : Number.NaN;
+    if (Number.isNaN(options[m[1]])) throw new ChordError('BAD_ARGUMENT', `--method-option ${m[1]} must be a number, true or false (got "${m[2]}").`);
+  }
   return o.method === undefined && Object.keys(options).length === 0 ? undefined : { name, options };
 }
 
@@ -181,7 +192,11 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
     }
     const info = await readImageInfo(o.from);
     if (!info.chord) throw new ChordError('PNG_INVALID', `${o.from} holds no Chord settings, so it cannot be remade.`, 'Use an image Chord made (chord info shows its settings).');
-    request = { ...(await requestFromRecord(info.chord, { model: o.model, output, loraDirs: o.loraDir })), provider: o.provider ? parseProviderChoice(o.provider) : 'auto' };
+    request = {
+      ...(await requestFromRecord(info.chord, { model: o.model, output, loraDirs: o.loraDir })),
+      provider: o.provider ? parseProviderChoice(o.provider) : 'auto',
+      embeddingDirs: o.embeddingDir,
+    };
     return runGenerate(request, o, io);
   }
   if (prompt === undefined) throw new ChordError('BAD_ARGUMENT', 'A prompt is required.', 'chord generate "PROMPT" (or --from IMAGE to remake an image).');
@@ -204,6 +219,8 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
     order: o.order,
     highFrequency: o.highFrequency?.split(',').map((n) => n.trim()).filter(Boolean),
     maxBatchRows: o.maxBatchRows,
+    loraDirs: o.loraDir,
+    embeddingDirs: o.embeddingDir,
   };
   return runGenerate(request, o, io);
 }
@@ -242,10 +259,10 @@ async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: Cli
   }
 }
 
-async function tokenize(prompts: string[], o: { model: string; json?: boolean }, io: CliIo): Promise<number> {
+async function tokenize(prompts: string[], o: { model: string; json?: boolean; embeddingDir?: string[] }, io: CliIo): Promise<number> {
   const tok = await loadTokenizer(o.model);
   for (const prompt of prompts) {
-    const ids = tokenizePrompt(tok, prompt);
+    const ids = o.embeddingDir ? await promptTokenIds(tok, o.model, prompt, o.embeddingDir) : tokenizePrompt(tok, prompt);
     if (o.json) io.out(JSON.stringify({ ids, count: ids.length }));
     else io.out(`${ids.length} tokens: ${ids.join(' ')}`);
   }
@@ -261,6 +278,8 @@ async function info(image: string, o: { json?: boolean }, io: CliIo): Promise<nu
   io.out(`${image}: ${i.width}x${i.height}`);
   if (!i.hasMetadata) io.out('no generation settings stored');
   if (i.parameters !== undefined) io.out(i.parameters);
+  const ti = i.a1111?.tiHashes ?? [];
+  if (ti.length > 0) io.out(`Embeddings (TI hashes): ${ti.map((e) => `${e.name} ${e.hash}`).join(', ')}`);
   if (i.chord) {
     const loras = i.chord.loras.map((l) => `${l.name} (${l.weight})`).join(', ') || 'none';
     io.out(`Chord: ${i.chord.method}, LoRAs: ${loras}, engine ${i.chord.engineVersion}`);
@@ -306,6 +325,60 @@ async function loraFuse(o: { model: string; lora?: LoraSpec[]; out: string }, io
   return 0;
 }
 
+interface LoraProfileOptions {
+  model: string;
+  json?: boolean;
+  seed?: number;
+  seeds?: number;
+  steps?: number;
+  threshold?: number;
+  prompt?: string;
+}
+
+/**
+ * Runs in this process (two small images per seed and LoRA); Ctrl-C stops after the current
+ * denoising step, a second Ctrl-C at once.
+ */
+async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): Promise<number> {
+  const threshold = o.threshold ?? DEFAULT_THRESHOLD;
+  const profiler = await LoraProfiler.open(o.model, {
+    settings: { seed: o.seed, seeds: o.seeds, steps: o.steps },
+    threshold,
+    onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`),
+  });
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT_CANCELLED);
+    io.progress?.('cancelling after this step... (Ctrl-C again to quit now)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    if (!o.json) io.out(`${'name'.padEnd(16)} class       dH       ms  file`);
+    for (const file of files) {
+      if (abort.signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
+      io.progress?.(`profiling ${file}...`);
+      const p = await profiler.profile(file, abort.signal, o.prompt);
+      io.progress?.('');
+      if (o.json) {
+        const radial = p.radial.map((v) => Math.round(v * 1e6) / 1e6);
+        io.out(JSON.stringify({ file: p.file, name: p.name, dH: p.dH, class: p.class, radial, ms: Math.round(p.ms), prompt: p.prompt, cached: p.cached }));
+      } else {
+        const dH = `${p.dH >= 0 ? '+' : ''}${p.dH.toFixed(4)}`;
+        io.out(`${p.name.padEnd(16)} ${p.class.padEnd(5)} ${dH.padStart(8)} ${String(Math.round(p.ms)).padStart(8)}  ${p.file}${p.cached ? ' (cached)' : ''}`);
+      }
+    }
+    if (!o.json) io.out(`class H: dH above ${threshold}; dH = high-band statistic of the LoRA images minus the base images'`);
+    return 0;
+  } finally {
+    io.progress?.('');
+    process.off('SIGINT', onSigint);
+    await profiler.close();
+  }
+}
+
 /**
  * A command another part of Chord adds (e.g. `chord serve` from src/server, which the engine may
  * not import): it registers itself on the program, runs through `run` so its exit code and errors
@@ -336,6 +409,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .option('--negative <text>', 'negative prompt')
     .addOption(modelOption())
     .option('--lora <file[:weight]>', 'apply a LoRA (repeatable)', collect(parseLoraSpec))
+    .option('--embedding-dir <dir>', 'folder of textual-inversion embeddings the prompts may name (repeatable)', collect(String))
     .option('--steps <n>', 'denoising steps (default 20)', wholeNumberOption('--steps', 1))
     .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
     .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
@@ -353,9 +427,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .option('--switch-interval <n>', 'switch: steps between switches (default 5)', wholeNumberOption('--switch-interval', 1))
     .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
     .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
+    .option('--method-option <name=value>', "any option of the method (repeatable), e.g. mix=0.5 for spectral", collect((t: string) => t))
     .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--from <image>', 'make an image again from the settings stored in it')
-    .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name (repeatable)', collect((d: string) => d))
+    .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name: <lora:name:w> tags in the prompt, --from (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')
     .action((prompt: string | undefined, o: GenerateOptions) => run(() => generate(prompt, o, io)));
 
@@ -365,7 +440,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .argument('<prompt...>', 'one or more prompts')
     .addOption(modelOption())
     .option('--json', 'one JSON object per prompt and line: {"ids":[...],"count":N}')
-    .action((prompts: string[], o: { model: string; json?: boolean }) => run(() => tokenize(prompts, o, io)));
+    .option('--embedding-dir <dir>', 'show the embeddings of these folders as their placeholder ids (repeatable)', collect(String))
+    .action((prompts: string[], o: { model: string; json?: boolean; embeddingDir?: string[] }) => run(() => tokenize(prompts, o, io)));
 
   program
     .command('info')
@@ -388,6 +464,19 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .requiredOption('--lora <file[:weight]>', 'LoRA to fuse (repeatable)', collect(parseLoraSpec))
     .requiredOption('--out <dir>', 'new model folder (must not exist or be empty)')
     .action((o: { model: string; lora?: LoraSpec[]; out: string }) => run(() => loraFuse(o, io)));
+
+  lora
+    .command('profile')
+    .description('measure how much high-frequency detail LoRAs add (class H or L, for the frequency order)')
+    .argument('<file...>', '.safetensors files or PEFT folders')
+    .addOption(modelOption())
+    .option('--seed <n>', `first seed (default ${DEFAULT_PROFILE_SETTINGS.seed})`, wholeNumberOption('--seed', 0))
+    .option('--seeds <n>', `image pairs per LoRA, seeds seed, seed+1, ... (default ${DEFAULT_PROFILE_SETTINGS.seeds})`, wholeNumberOption('--seeds', 1))
+    .option('--steps <n>', `denoising steps (default ${DEFAULT_PROFILE_SETTINGS.steps})`, wholeNumberOption('--steps', 1))
+    .option('--prompt <text>', 'prompt for every file instead of its trigger words')
+    .option('--threshold <dH>', `class H above this dH (default ${DEFAULT_THRESHOLD})`, decimal('--threshold'))
+    .option('--json', 'one JSON object per LoRA and line: {"file","name","dH","class","radial":[...],"ms",...}')
+    .action((files: string[], o: LoraProfileOptions) => run(() => loraProfile(files, o, io)));
 
   for (const extend of extensions) extend(program, { io, run, wholeNumber: wholeNumberOption });
 

@@ -89,4 +89,9 @@ export { inspectLora, type LoraInfo } from './lora/metadata';
 // images and tokens
 export { saveImage, readImageInfo, type ImageInfo, type ChordImageRecord } from './png';
 export { loadTokenizer, tokenizePrompt, type Tokenizer } from './tokenizer';
+
+// prompt syntax (docs/prompts.md)
+export { parseEmphasis, type PromptPiece } from './prompt/emphasis';
+export { extractLoraTags, type LoraTag } from './prompt/lora-tags';
+export { readEmbedding, type Embedding } from './embeddings/load';
 export { runCli, main as runCliMain, type CliExtension, type CliIo } from './cli';

@@ -180,7 +180,7 @@ export type LoraPatch = v.InferOutput<typeof LoraPatchSchema>;
 
 export interface MethodOptionInfo {
   name: string;
-  kind: 'int' | 'boolean';
+  kind: 'int' | 'number' | 'boolean';
   min?: number;
   max?: number;
   default: number | boolean;

@@ -23,6 +23,7 @@ import {
   type UnetRequest,
 } from '../../src/engine/pipeline';
 import { resolveSettings } from '../../src/engine/pipeline/settings';
+import { bandWeights, blendBands, gaussianLowPass, SpectralComposite } from '../../src/engine/pipeline/spectral-composite';
 import { makeTmpDir, testModelDir } from './helpers';
 
 /**
@@ -132,6 +133,51 @@ describe('CMLoRA', () => {
   });
 });
 
+describe('spectral composite (experimental)', () => {
+  it('low-passes planes: a constant stays, a checkerboard (amplitude 1) flattens to near its mean', () => {
+    expect([...gaussianLowPass(new Float32Array(32).fill(3), 4, 4, 1.5)].every((v) => Math.abs(v - 3) < 1e-6)).toBe(true);
+    const board = Float32Array.from({ length: 64 }, (_, i) => ((i % 8) + Math.floor(i / 8)) % 2);
+    const low = gaussianLowPass(board, 8, 8, 2);
+    expect(Math.max(...low.slice(18, 22)) - Math.min(...low.slice(18, 22))).toBeLessThan(0.05);
+    expect(Math.abs(low[27] - 0.5)).toBeLessThan(0.05);
+    expect(gaussianLowPass(board, 8, 8, 0)).toEqual(board);
+    expect(() => gaussianLowPass(new Float32Array(10), 4, 4, 1)).toThrow(RangeError);
+  });
+
+  it('band weights: H leads the high band, L the low band, each band sums to 1; mix 1 is Composite', async () => {
+    const w = bandWeights([true, false], 0.25);
+    expect(w.high).toEqual([0.8, 0.2]);
+    expect(w.low).toEqual([0.2, 0.8]);
+    const parts = [Float32Array.from({ length: 16 }, (_, i) => i), Float32Array.from({ length: 16 }, (_, i) => (i * 7) % 5)];
+    const blended = blendBands(parts, bandWeights([true, false], 1), 4, 4, 1);
+    parts[0].forEach((_, i) => expect(blended[i]).toBeCloseTo((parts[0][i] + parts[1][i]) / 2, 5));
+    const log: UnetRequest[] = [];
+    const m = new SpectralComposite([1, 1], [0, 1], new Set([0]), { mix: 0.25, cutoff: 0.25 });
+    m.begin(4, false, [1, 1, 1, 2]);
+    const out = await m.predict(0, 4, fakeUnet(log));
+    expect(log[0].configs).toEqual([[1, 0], [0, 1]]);
+    // constant predictions have no high band: the low band's weights decide, 0.2 x 1 + 0.8 x 1
+    expect([...out.prediction.uncond].map((v) => Number(v.toFixed(5)))).toEqual([1, 1]);
+  });
+});
+
+describe('CMLoRA order', () => {
+  it('freq leads with H; reverse leads with L, so H enters in phase 2', async () => {
+    const def = findMethod('cmlora');
+    const options = resolveMethodOptions(def);
+    const high = new Set([0, 1]);
+    const freq = def.create({ weights: [1, 1, 1], order: [1, 0, 2], highFrequency: high }, options) as Cmlora;
+    const reverse = def.create({ weights: [1, 1, 1], order: [2, 0, 1], highFrequency: high }, options) as Cmlora;
+    const log: UnetRequest[] = [];
+    freq.begin(10, false);
+    reverse.begin(10, false);
+    expect((await freq.predict(0, 10, fakeUnet(log))).active).toEqual([1, 0]);
+    expect((await freq.predict(9, 10, fakeUnet(log))).active).toEqual([0, 2]);
+    expect((await reverse.predict(0, 10, fakeUnet(log))).active).toEqual([2]);
+    expect((await reverse.predict(9, 10, fakeUnet(log))).active).toEqual([0, 1]);
+  });
+});
+
 describe('method registry', () => {
   it('names every method and completes options with defaults', () => {
     expect(findMethod('Switch').name).toBe('switch');
@@ -149,7 +195,7 @@ describe('method registry', () => {
       }
       return 'no error';
     };
-    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora.');
+    expect(text(() => findMethod('blend'))).toBe('Unknown composition method "blend". Choose one of: merge, switch, composite, cmlora, spectral.');
     expect(() => resolveMethodOptions(findMethod('switch'), { c1: 2 })).toThrow(/no option "c1"/);
     expect(() => resolveMethodOptions(findMethod('switch'), { tau: 0 })).toThrow(/tau .* from 1 to 1000 \(got 0\)/);
     expect(() => resolveMethodOptions(findMethod('cmlora'), { cache: 1 })).toThrow(/true or false/);
@@ -184,6 +230,37 @@ describe('methods on the demo model', () => {
       // and it is not Merge
       const merged = await txt2img(model, settings, { method: new Merge([1, 1, 1]) });
       expect(Buffer.compare(Buffer.from(merged.rgb), Buffer.from(batched.rgb))).not.toBe(0);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
+
+  it('a shallow pass fed the deep feature of a full pass reproduces it; CMLoRA then runs mostly shallow passes', async () => {
+    const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
+    try {
+      await model.useLoras(loras);
+      expect(await model.enableCachedPasses()).toBe(true);
+      const [c, h, w] = [model.folder.latentChannels, 16, 16];
+      const sample = { data: Float32Array.from({ length: 2 * c * h * w }, (_, i) => Math.sin(i)), dims: [2, c, h, w] };
+      const width = 64;
+      const context = { data: Float32Array.from({ length: 2 * 77 * width }, (_, i) => Math.cos(i) * 0.5), dims: [2, 77, width] };
+      const rows = [[1, 0, 0], [0, 0.7, 0]];
+      const full = await model.runUnet({ sample, timestep: 601, context, loras: rows, depth: 'fill' });
+      expect(full.deepFeature?.dims[0]).toBe(2);
+      const shallow = await model.runUnet({ sample, timestep: 601, context, loras: rows, depth: 'shallow', deepFeature: full.deepFeature });
+      expect(Buffer.from(shallow.eps.buffer).equals(Buffer.from(full.eps.buffer))).toBe(true);
+      const plain = await model.runUnet({ sample, timestep: 601, context, loras: rows });
+      expect(Buffer.from(plain.eps.buffer).equals(Buffer.from(full.eps.buffer))).toBe(true);
+
+      const settings = resolveSettings({ prompt: 'zorb hatz hatchy', seed: 3, steps: 10, sampler: 'dpmpp_2m', cfg: 5 }, model.folder);
+      const cached = await txt2img(model, settings, { method: new Cmlora([1, 1, 1], [0, 1], [2], { c1: 2, c2: 3, cache: true }) });
+      const uncached = await txt2img(model, settings, { method: new Cmlora([1, 1, 1], [0, 1], [2], { c1: 2, c2: 3, cache: false }) });
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      expect(sum(cached.steps.map((s) => s.shallow))).toBeGreaterThan(sum(cached.steps.map((s) => s.full)));
+      expect(sum(uncached.steps.map((s) => s.shallow))).toBe(0);
+      // same schedule of active and dominant LoRAs; the images differ (the cache is an approximation)
+      expect(cached.steps.map((s) => [s.active, s.dominant])).toEqual(uncached.steps.map((s) => [s.active, s.dominant]));
+      expect(Buffer.compare(Buffer.from(cached.rgb), Buffer.from(uncached.rgb))).not.toBe(0);
     } finally {
       await model.release();
     }

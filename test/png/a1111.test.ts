@@ -74,6 +74,33 @@ describe('formatA1111Parameters', () => {
     expect(text.split('\n')[0]).toBe('castle <lora:castleStyle:0.5> <lora:knight:1>');
   });
 
+  it('keeps the prompt as typed (tags without weight, emphasis, embeddings) and adds TI hashes', () => {
+    const typed = '(castle:1.2) BREAK [fog], myEmb <lora:castleStyle>';
+    const text = formatA1111Parameters(
+      sampleRecord({
+        prompt: typed,
+        loras: [
+          { name: 'castleStyle', fileHash: 'a'.repeat(64), a1111Hash: '0123456789ab', weight: 1, promptTag: true },
+          { name: 'knight', fileHash: 'b'.repeat(64), a1111Hash: 'ba9876543210', weight: 0.6, textEncoderWeight: 0.3 },
+        ],
+        ordering: { rule: 'as-listed', order: [0, 1] },
+        embeddings: [{ name: 'myEmb', fileHash: 'c74b4e810b03'.padEnd(64, '0') }],
+      }),
+    );
+    expect(text.split('\n')[0]).toBe(`${typed} <lora:knight:0.3:0.6>`);
+    expect(text).toContain('Lora hashes: "castleStyle: 0123456789ab, knight: ba9876543210", TI hashes: "myEmb: c74b4e810b03", ');
+    const back = parseA1111Parameters(text);
+    expect(back.tiHashes).toEqual([{ name: 'myEmb', hash: 'c74b4e810b03' }]);
+    expect(back.prompt).toBe(`${typed} <lora:knight:0.3:0.6>`);
+  });
+
+  it('adds no tag for a LoRA the prompt named by its alias', () => {
+    const text = formatA1111Parameters(
+      sampleRecord({ prompt: 'castle <lora:castle_v2:0.5>', loras: [{ name: 'castleStyle', fileHash: 'a'.repeat(64), weight: 0.5, promptTag: true }], ordering: { rule: 'as-listed', order: [0] } }),
+    );
+    expect(text.split('\n')[0]).toBe('castle <lora:castle_v2:0.5>');
+  });
+
   it('keeps a multi-line, non-ASCII prompt as it is', () => {
     const text = formatA1111Parameters(sampleRecord({ prompt: '城の絵\nwith a moat', loras: [], ordering: { rule: 'as-listed', order: [] } }));
     expect(text.startsWith('城の絵\nwith a moat\nNegative prompt: blurry, lowres\nSteps: 20,')).toBe(true);
@@ -116,8 +143,8 @@ describe('parseA1111Parameters', () => {
       'Hires upscale': '2',
       'Hires steps': '10',
       'Hires upscaler': 'R-ESRGAN 4x+ Anime6B',
-      'TI hashes': 'easynegative: c74b4e810b03',
     });
+    expect(p.tiHashes).toEqual([{ name: 'easynegative', hash: 'c74b4e810b03' }]);
   });
 
   it('takes a text without a settings line as all prompt', () => {

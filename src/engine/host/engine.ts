@@ -3,7 +3,7 @@
  * reports progress. It runs on whatever thread calls it; ONNX Runtime blocks that thread during
  * every graph call, so hosts run it in a worker (worker.ts, client.ts), never on a UI thread.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ChordError } from '../errors';
 import { wholeNumber } from '../numbers';
@@ -19,12 +19,19 @@ import { txt2img, type StageTimings, type StepLog, type StepProgress } from '../
 import { resolveOrder } from './ordering';
 import { type HashCache, modelHash } from '../hash';
 import { saveImage } from '../png/image';
+import { findUsedEmbeddings, loadPromptEmbeddings, type PromptEmbeddings } from '../embeddings/prompt';
+import { extractLoraTags } from '../prompt/lora-tags';
+import { mergeLoraRequests, resolveLoraTags } from '../prompt/library';
 
 export interface LoraRequest {
   /** a .safetensors file or a PEFT adapter folder */
   path: string;
   /** user weight; default 1 */
   weight?: number;
+  /** the weight while the prompts are encoded, when it differs (Merge only); default `weight` */
+  textEncoderWeight?: number;
+  /** a `<lora:...>` tag in the prompt stands for this LoRA (remaking an image; see ignorePromptTags) */
+  promptTag?: boolean;
 }
 
 /** A composition method by its registry name (pipeline/methods.ts) and options. */
@@ -60,6 +67,17 @@ export interface GenerateRequest extends SettingsInput {
   maxBatchRows?: number;
   /** the model's hash must be this (remaking an image): checked before the first step */
   expectModelHash?: string;
+  /** folders where `<lora:name:w>` tags in the prompt are looked up (with their subfolders) */
+  loraDirs?: string[];
+  /** folders of textual-inversion embeddings the prompts may name */
+  embeddingDirs?: string[];
+  /**
+   * the prompt's `<lora:...>` tags are already in `loras` (remaking an image): they are removed
+   * from the text without being looked up
+   */
+  ignorePromptTags?: boolean;
+  /** the embeddings the prompts must use, by name and file sha256 (remaking an image) */
+  expectEmbeddings?: { name: string; fileHash: string }[];
 }
 
 /** One step of an image as its method ran it, with LoRA names. */
@@ -156,10 +174,22 @@ export class Engine {
     const { signal, onProgress } = hooks;
     if (signal?.aborted) throw new ChordError('CANCELLED', 'Generation cancelled.');
     const batchCount = wholeNumber(request.batchCount ?? 1, 'Batch count', 1, MAX_BATCH_COUNT);
-    const loraRequests = request.loras ?? [];
-    for (const l of loraRequests) {
+    for (const l of request.loras ?? []) {
       if (l.weight !== undefined && !Number.isFinite(l.weight)) throw new ChordError('BAD_ARGUMENT', `LoRA weight of ${l.path} must be a number.`);
     }
+    // <lora:...> tags leave the text the encoder sees; the image keeps the prompt as typed
+    const tagged = extractLoraTags(request.prompt);
+    if (extractLoraTags(request.negativePrompt ?? '').tags.length > 0) {
+      throw new ChordError('BAD_ARGUMENT', 'The negative prompt has a <lora:...> tag; LoRA tags work in the prompt only.', 'Move the tag to the prompt, or give the LoRA with --lora.');
+    }
+    const tags = request.ignorePromptTags ? [] : await resolveLoraTags(tagged.tags, request.loraDirs ?? []);
+    const realKey = (path: string) => realpath(path).catch(() => path);
+    const stack = mergeLoraRequests(
+      await Promise.all((request.loras ?? []).map(async (l) => ({ path: l.path, weight: l.weight ?? 1, textEncoderWeight: l.textEncoderWeight, promptTag: l.promptTag, key: await realKey(l.path) }))),
+      await Promise.all(tags.map(async (t) => ({ ...t, key: await realKey(t.path) }))),
+    );
+    for (const message of stack.notices) this.options.onNotice?.({ code: 'LORA_DUPLICATE', message });
+    const loraRequests = stack.loras;
 
     let t = performance.now();
     const model = await this.models.get(request.model, request.provider ?? 'auto');
@@ -181,18 +211,40 @@ export class Engine {
         });
       }
     }
+    // embeddings: only the files the prompts name are read; the text encoder switches once
+    const embeddingFiles = await findUsedEmbeddings(model.tokenizer, [tagged.prompt, settings.negativePrompt], request.embeddingDirs ?? []);
+    let embeddings: PromptEmbeddings | undefined;
+    if (embeddingFiles.length > 0) embeddings = await loadPromptEmbeddings(model.tokenizer, embeddingFiles, await model.useEmbeddings(), hashes);
+    for (const expected of request.expectEmbeddings ?? []) {
+      const found = embeddings?.embeddings.find((e) => e.name === expected.name);
+      if (found?.fileHash !== expected.fileHash) {
+        throw new ChordError(
+          'BAD_ARGUMENT',
+          found ? `The embedding ${found.path} is not the ${expected.name} this image was made with (its hash differs).` : `The image was made with the embedding ${expected.name}, which no --embedding-dir folder holds.`,
+          'Pass the folder holding the original embedding with --embedding-dir.',
+        );
+      }
+    }
     const lorasMs = performance.now() - t;
-    const weights = loraRequests.map((l) => l.weight ?? 1);
+    const weights = loraRequests.map((l) => l.weight);
+    const textEncoderWeights = loraRequests.map((l) => l.textEncoderWeight);
     const definition = findMethod(request.method?.name ?? 'merge');
     const methodOptions = resolveMethodOptions(definition, request.method?.options);
     if (loaded.length < definition.minLoras) {
       throw new ChordError('BAD_ARGUMENT', `The ${definition.label} method composes LoRAs; give at least ${definition.minLoras}.`, 'Add a LoRA, or use --method merge.');
     }
+    const twoWeights = loraRequests.find((l) => l.textEncoderWeight !== l.weight);
+    if (twoWeights && definition.name !== 'merge') {
+      throw new ChordError('BAD_ARGUMENT', `${twoWeights.tagName ?? twoWeights.path} has separate text-encoder and UNet weights, which only the Merge method applies.`, 'Give the tag one weight, or use --method merge.');
+    }
     const ordering = await resolveOrder(request.order ?? definition.defaultOrder, loaded, {
       needsClasses: definition.needsFrequencyClasses,
       highFrequency: request.highFrequency,
       model,
+      profiler: { cacheDir: this.cacheDir, onNotice: this.options.onNotice },
+      signal,
     });
+    if (ordering.notice) this.options.onNotice?.({ code: 'ORDER_AS_GIVEN', message: ordering.notice });
     if (request.expectModelHash && (await hashing) !== request.expectModelHash) {
       throw new ChordError('BAD_ARGUMENT', `${model.folder.name} is not the model this image was made with (its hash differs).`, 'Pass the original model with --model.');
     }
@@ -203,14 +255,15 @@ export class Engine {
     const provider = await model.provider();
 
     const files = await outputFiles(request.output, batchCount, settings.seed);
-    const method = definition.create({ weights, order: ordering.order, highFrequency: ordering.highFrequency }, methodOptions);
+    const method = definition.create({ weights, textEncoderWeights, order: ordering.order, highFrequency: ordering.highFrequency }, methodOptions);
     const names = loaded.map((l) => l.name);
     const images: GeneratedImage[] = [];
     for (let b = 0; b < batchCount; b++) {
       const imageStart = performance.now();
       const imageSettings = { ...settings, seed: settings.seed + b };
-      const result = await txt2img(model, imageSettings, {
+      const result = await txt2img(model, { ...imageSettings, prompt: tagged.prompt }, {
         method,
+        embeddings,
         signal,
         preview: request.preview,
         onProgress: onProgress && ((p) => onProgress({ ...p, image: b, images: batchCount })),
@@ -221,11 +274,19 @@ export class Engine {
       const record = imageRecord(
         imageSettings,
         { name: model.folder.name, hash },
-        loaded.map((l, k) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: weights[k] })),
+        loaded.map((l, k) => ({
+          name: l.name,
+          fileHash: l.fileHash,
+          a1111Hash: l.a1111Hash,
+          weight: weights[k],
+          ...(textEncoderWeights[k] !== weights[k] ? { textEncoderWeight: textEncoderWeights[k] } : {}),
+          ...(loraRequests[k].promptTag ? { promptTag: true } : {}),
+        })),
         method,
         b,
         { rule: ordering.rule, highFrequency: ordering.highFrequency ? [...ordering.highFrequency] : undefined },
         definition.name === 'merge' ? undefined : result.steps,
+        (embeddings?.embeddings ?? []).map((e) => ({ name: e.name, fileHash: e.fileHash })),
       );
       await saveImage(files[b], result.rgb, result.width, result.height, record);
       const save = performance.now() - t;

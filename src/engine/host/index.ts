@@ -14,7 +14,7 @@ export {
   type StepReport,
 } from './engine';
 export { requestFromRecord, findRecordedLora } from './remake';
-export { resolveOrder, categoryOrder, namedOrder, loraCategory, type Ordering } from './ordering';
+export { resolveOrder, type Ordering } from './ordering';
 export { EngineWorker, startEngineWorker, type EngineWorkerOptions } from './client';
 export type { EngineMessage, HostMessage, SerializedError } from './protocol';
 export { RestartingEngine, forkEngineProcess, type EngineChannel, type EngineSpawner, type ForkEngineOptions, type RestartingEngineOptions } from './process';

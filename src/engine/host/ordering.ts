@@ -1,83 +1,66 @@
 /**
- * The order a composition method takes the LoRAs in (docs/composition.md, "Order"), from a rule
- * the user gives: 'user' (as listed), 'reverse' (frequency order reversed), 'freq' (the
- * high-frequency set H by dH, largest first, then the low set L), 'category' (character,
- * clothing, style, background, object), or LoRA names separated by commas.
+ * The order a composition method takes the LoRAs in (docs/composition.md, "Order"), and the
+ * high/low frequency split CMLoRA needs, for LoRAs already loaded on a model: categories from
+ * the files' metadata, frequency classes measured by the LoRA profiler (spectral/, cached on disk)
+ * only when the rule or the method needs them, and the user's class overrides.
  */
 import { ChordError } from '../errors';
 import type { LoadedLora, Model } from '../model/model';
-import { LORA_CATEGORIES, type LoraCategory } from '../png/record';
+import { categoryFromMetadata, LoraProfiler, orderLoras, parseOrder, type OrderInput, type ProfilerOptions } from '../spectral';
 
 export interface Ordering {
-  /** as recorded in images: 'user', 'reverse', 'freq', 'category' or 'names' */
+  /** as recorded in images: 'freq', 'reverse', 'user', 'category' or 'names' */
   rule: string;
   /** indices into the LoRA stack */
   order: number[];
   /** the high-frequency set H (CMLoRA), when classes were needed */
   highFrequency?: ReadonlySet<number>;
-}
-
-/** The category a LoRA file declares (`chord.category` metadata), if any. */
-export function loraCategory(lora: Pick<LoadedLora, 'metadata'>): LoraCategory | undefined {
-  const c = (lora.metadata['chord.category'] ?? '').trim().toLowerCase();
-  return (LORA_CATEGORIES as readonly string[]).includes(c) ? (c as LoraCategory) : undefined;
-}
-
-/** Indices sorted by category (stable; LoRAs without a category keep their place after the known ones). */
-export function categoryOrder(categories: readonly (LoraCategory | undefined)[]): number[] {
-  const rank = (c: LoraCategory | undefined) => (c === undefined ? LORA_CATEGORIES.length : LORA_CATEGORIES.indexOf(c));
-  return categories.map((c, i) => ({ i, r: rank(c) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.i);
-}
-
-/** Explicit names, each LoRA exactly once. */
-export function namedOrder(text: string, names: readonly string[]): number[] {
-  const given = text.split(',').map((n) => n.trim()).filter(Boolean);
-  const order: number[] = [];
-  for (const n of given) {
-    const k = names.indexOf(n);
-    if (k < 0) throw new ChordError('BAD_ARGUMENT', `The order names "${n}", which is not one of the LoRAs (${names.join(', ')}).`, 'Name each LoRA once, by its file name without extension.');
-    if (order.includes(k)) throw new ChordError('BAD_ARGUMENT', `The order names "${n}" twice.`, 'Name each LoRA once.');
-    order.push(k);
-  }
-  if (order.length !== names.length) {
-    const missing = names.filter((_, k) => !order.includes(k));
-    throw new ChordError('BAD_ARGUMENT', `The order leaves out ${missing.join(', ')}.`, 'Name every LoRA once, or use freq, reverse, user or category.');
-  }
-  return order;
+  /** why the rule could not be followed exactly */
+  notice?: string;
 }
 
 export interface OrderOptions {
   /** the method needs the H/L split (CMLoRA) */
   needsClasses: boolean;
-  /** names of the LoRAs to treat as high-frequency, overriding measured classes */
+  /** names of the LoRAs to treat as high-frequency, overriding measured classes (all others L) */
   highFrequency?: readonly string[];
   model: Model;
+  /** for measuring frequency profiles (cache folder, notices) */
+  profiler?: Omit<ProfilerOptions, 'model'>;
+  signal?: AbortSignal;
 }
 
 export async function resolveOrder(rule: string, loras: readonly LoadedLora[], options: OrderOptions): Promise<Ordering> {
   const names = loras.map((l) => l.name);
-  const r = rule.trim();
-  let ordering: Ordering;
-  if (r === 'user') ordering = { rule: 'user', order: names.map((_, k) => k) };
-  else if (r === 'category') ordering = { rule: 'category', order: categoryOrder(loras.map(loraCategory)) };
-  else if (r === 'freq' || r === 'reverse') ordering = await frequencyOrdering(r, loras, options.model);
-  else ordering = { rule: 'names', order: namedOrder(r, names) };
+  const spec = parseOrder(rule);
+  let classOverride: Record<string, 'H' | 'L'> | undefined;
   if (options.highFrequency) {
-    const high = new Set<number>();
     for (const n of options.highFrequency) {
-      const k = names.indexOf(n);
-      if (k < 0) throw new ChordError('BAD_ARGUMENT', `"${n}" is named as high-frequency but is not one of the LoRAs (${names.join(', ')}).`);
-      high.add(k);
+      if (!names.includes(n)) throw new ChordError('BAD_ARGUMENT', `"${n}" is named as high-frequency but is not one of the LoRAs (${names.join(', ')}).`);
     }
-    ordering.highFrequency = high;
+    classOverride = Object.fromEntries(names.map((n) => [n, options.highFrequency?.includes(n) ? 'H' : 'L']));
   }
-  if (options.needsClasses && !ordering.highFrequency) {
-    ordering.highFrequency = (await frequencyOrdering('freq', loras, options.model)).highFrequency;
+  const needsProfiles = !classOverride && (options.needsClasses || spec.rule === 'freq' || spec.rule === 'reverse');
+  const inputs: OrderInput[] = loras.map((l) => ({ name: l.name, category: categoryFromMetadata(l.metadata) }));
+  if (needsProfiles && loras.length > 0) {
+    const profiler = await LoraProfiler.open(options.model.folder.dir, { ...options.profiler, model: options.model });
+    try {
+      for (const [k, l] of loras.entries()) {
+        const p = await profiler.profile(l.path, options.signal);
+        inputs[k].profile = { dH: p.dH, class: p.class };
+      }
+    } finally {
+      await profiler.close();
+      // the profiler loaded each LoRA alone: the stack is made current again (from memory)
+      await options.model.useLoras(loras.map((l) => l.path));
+    }
   }
-  return ordering;
-}
-
-/** Frequency order and the H/L split, from each LoRA's measured frequency profile. */
-async function frequencyOrdering(rule: 'freq' | 'reverse', _loras: readonly LoadedLora[], _model: Model): Promise<Ordering> {
-  throw new ChordError('BAD_ARGUMENT', `The ${rule} order needs frequency profiles, which this build does not measure yet.`, 'Use --order user, category or a list of names.');
+  const ordering = orderLoras(inputs, spec, { classOverride });
+  const high = ordering.high ? new Set(ordering.high) : undefined;
+  return {
+    rule: ordering.rule === 'explicit' ? 'names' : ordering.rule,
+    order: ordering.order,
+    highFrequency: options.needsClasses || high ? high : undefined,
+    notice: ordering.notice,
+  };
 }

@@ -40,7 +40,14 @@ export async function requestFromRecord(
   record: ChordImageRecord,
   options: { model: string; output: GenerateRequest['output']; loraDirs?: readonly string[] },
 ): Promise<GenerateRequest> {
-  const loras = await Promise.all(record.loras.map(async (l) => ({ path: await findRecordedLora(l, options.model, options.loraDirs), weight: l.weight })));
+  const loras = await Promise.all(
+    record.loras.map(async (l) => ({
+      path: await findRecordedLora(l, options.model, options.loraDirs),
+      weight: l.weight,
+      ...(l.textEncoderWeight !== undefined ? { textEncoderWeight: l.textEncoderWeight } : {}),
+      ...(l.promptTag ? { promptTag: true } : {}),
+    })),
+  );
   const names = record.loras.map((l) => l.name);
   const numeric: Record<string, number | boolean> = {};
   for (const [k, v] of Object.entries(record.methodOptions)) if (typeof v !== 'string') numeric[k] = v;
@@ -57,6 +64,9 @@ export async function requestFromRecord(
     width: record.width,
     height: record.height,
     loras,
+    // the prompt's <lora:...> tags are among the recorded LoRAs, found by their hash above
+    ignorePromptTags: true,
+    ...(record.embeddings ? { expectEmbeddings: record.embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
     method: { name: record.method, options: numeric },
     // the recorded order is authoritative whatever rule chose it; so is the H/L split
     order: record.loras.length > 0 ? record.ordering.order.map((k) => names[k]).join(',') : 'user',

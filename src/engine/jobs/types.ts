@@ -29,7 +29,7 @@ export interface AppGenerateRequest {
 
 export interface MethodOptionInfo {
   name: string;
-  kind: 'int' | 'boolean';
+  kind: 'int' | 'number' | 'boolean';
   min?: number;
   max?: number;
   default: number | boolean;

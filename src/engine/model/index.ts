@@ -20,4 +20,4 @@ export { LoraStack, branchInputs, layerInputs, placeModule, type BranchInput, ty
 export { derivedGraph, type DerivedGraph } from './derived-graphs';
 export { applyPasses, chainName, chainVersion, type GraphPass } from './graph-passes';
 export { UPCAST_PASS, LORA_PASS, LORA_CPU_PASS, loraPass } from './passes';
-export { DEEP_FEATURE, UNET_DEEP_OUTPUT_PASS, UNET_SHALLOW_PASS, findDeepFeature } from './unet-cut-passes';
+export { DEEP_FEATURE, UNET_DEEP_OUTPUT_PASS, UNET_SHALLOW_PASS } from './unet-cut-passes';

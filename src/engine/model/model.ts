@@ -27,6 +27,8 @@ import { LORA_CPU_PASS, LORA_PASS, UPCAST_PASS } from './passes';
 import { DEEP_FEATURE, UNET_DEEP_OUTPUT_PASS, UNET_SHALLOW_PASS } from './unet-cut-passes';
 import { detectProviderEnvironment, providerPlan, type ProviderChoice, type ProviderName } from './providers';
 import { createSession, type Feed, type ModelSession, type NoticeSink } from './session';
+import { EMBEDDINGS_PASS, embeddingRowsFeed, isTokenTable } from './embedding-pass';
+import { EXTRA_ROWS_INPUT, type TokenTable } from '../onnx';
 
 export interface OpenModelOptions {
   /** execution provider; default 'auto' */
@@ -113,6 +115,10 @@ export class Model {
   private cutEnabled: boolean | undefined;
   private stacks = new Map<ModelPart, LoraStack>();
   private loraCount = 0;
+  /** the text encoder runs the graph that takes embedding rows (from the first useEmbeddings on) */
+  private embeddingsEnabled = false;
+  /** its token table, once that session exists */
+  private tokenTable: TokenTable | undefined;
   /** LoRA files already read and matched, by file hash */
   private readonly loraMemo = new Map<string, LoadedLora>();
 
@@ -140,6 +146,7 @@ export class Model {
       // keeps plain ops every provider has (a GPU that falls back to the CPU runs those)
       passes.push(this.providers[0] === 'cpu' ? LORA_CPU_PASS : LORA_PASS);
     }
+    if (role === 'text_encoder' && this.embeddingsEnabled) passes.push(EMBEDDINGS_PASS);
     if (role === 'unet' && this.cutEnabled) passes.push(UNET_DEEP_OUTPUT_PASS);
     if (role === 'unet_shallow') passes.push(UNET_SHALLOW_PASS);
     return passes;
@@ -180,6 +187,11 @@ export class Model {
       const derived = await derivedGraph(path, name, passes, cacheDir, this.options.hashes);
       path = derived.path;
       if (this.loraEnabled && name !== 'vae_decoder') this.targets.set(name as ModelPart, derived.targets);
+      if (passes.includes(EMBEDDINGS_PASS)) {
+        const table = derived.info[EMBEDDINGS_PASS.key];
+        if (!isTokenTable(table)) throw new ChordError('RUNTIME', `The cached text encoder of ${this.folder.name} lacks its token-table record.`, 'Delete the graphs folder in the Chord cache and try again.');
+        this.tokenTable = table;
+      }
     }
     // an fp16 graph either loads on the CPU and is caught below, or fails for want of float16
     // kernels: then it is upcast and tried again
@@ -288,13 +300,33 @@ export class Model {
   }
 
   /**
-   * Text encoder: token windows [batch, maxLength] -> last hidden state [batch, maxLength, C].
+   * Switches the text encoder (once) to the graph whose token lookup takes extra rows, and returns
+   * its token table: placeholder ids start at `vocabSize`, rows are `width` wide.
    */
-  async encodeText(ids: IntTensor, weights: LoraWeights = NO_LORA): Promise<FloatTensor> {
+  async useEmbeddings(): Promise<TokenTable> {
+    if (!this.embeddingsEnabled) {
+      if (!this.options.cacheDir) throw new ChordError('RUNTIME', 'Embeddings need a cache folder for the rewritten text encoder.');
+      this.embeddingsEnabled = true;
+    }
+    await this.session('text_encoder');
+    if (!this.tokenTable) throw new ChordError('RUNTIME', `${this.folder.name}/text_encoder has no token table after the rewrite.`);
+    return this.tokenTable;
+  }
+
+  /**
+   * Text encoder: token windows [batch, maxLength] -> last hidden state [batch, maxLength, C].
+   * `embeddingRows`: the rows placeholder ids stand for (useEmbeddings), [rows * width].
+   */
+  async encodeText(ids: IntTensor, weights: LoraWeights = NO_LORA, embeddingRows?: Float32Array): Promise<FloatTensor> {
     const s = await this.session('text_encoder');
     const batch = ids.dims[0];
     const rows = Array.from({ length: batch }, () => weights);
-    const out = await s.run({ input_ids: ids, ...this.loraFeeds('text_encoder', s, rows) }, [s.outputNames[0]]);
+    const feeds: Record<string, Feed> = { input_ids: ids, ...this.loraFeeds('text_encoder', s, rows) };
+    if (s.inputs.has(EXTRA_ROWS_INPUT)) {
+      if (!this.tokenTable) throw new RangeError('the text encoder takes embedding rows but its token table is unknown');
+      Object.assign(feeds, embeddingRowsFeed(this.tokenTable, embeddingRows ?? new Float32Array(0)));
+    } else if (embeddingRows && embeddingRows.length > 0) throw new RangeError('embedding rows given before useEmbeddings()');
+    const out = await s.run(feeds, [s.outputNames[0]]);
     const data = out[s.outputNames[0]];
     const tokens = ids.dims[1];
     return { data, dims: [batch, tokens, data.length / (batch * tokens)] };
@@ -396,7 +428,7 @@ const REQUIRED_INPUTS: Record<GraphName, readonly string[]> = {
 export function checkGraphInputs(name: GraphName, s: ModelSession): void {
   const required = REQUIRED_INPUTS[name];
   const missing = required.filter((n) => !s.inputs.has(n));
-  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.') && n !== DEEP_FEATURE);
+  const extra = [...s.inputs.keys()].filter((n) => !required.includes(n) && !n.startsWith('lora.') && n !== DEEP_FEATURE && n !== EXTRA_ROWS_INPUT);
   if (missing.length > 0 || extra.length > 0) {
     const what = [missing.length ? `lacks input ${missing.join(', ')}` : '', extra.length ? `needs input ${extra.join(', ')}, which Chord does not provide` : '']
       .filter(Boolean)

@@ -1,5 +1,5 @@
 /**
- * Generic graph cuts, used for cached composition (docs/composition.md, CMLoRA "Caching"): the full UNet
+ * Generic graph cuts, used for cached composition (docs/composition.md, `unet-cut.ts`): the full UNet
  * pass also outputs the deep feature entering the last up block (`exposeTensor`), and a shallow
  * graph takes that feature as an input and keeps only the nodes still needed (`extractSubgraph`).
  */
@@ -137,6 +137,9 @@ function describe(index: GraphIndex, name: string, info: TensorInfo | undefined)
 const INT64_OUT = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin']);
 const BOOL_OUT = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 
+/** com.microsoft ops whose output type is their first input's. */
+const MS_SAME_TYPE = new Set(['FusedConv', 'FusedMatMul', 'FusedGemm']);
+
 /** Follows first inputs back to something typed; most ops keep their input's element type. */
 export function inferElemType(index: GraphIndex, tensorName: string): number | undefined {
   let name = tensorName;
@@ -147,8 +150,14 @@ export function inferElemType(index: GraphIndex, tensorName: string): number | u
     const constant = constantTensor(index, name);
     if (constant?.dataType) return constant.dataType;
     const node = index.producer.get(name);
-    if (!node || (node.domain ?? '') !== '') return undefined;
+    if (!node) return undefined;
     const op = node.opType ?? '';
+    if ((node.domain ?? '') !== '') {
+      // of other domains, only the fused ops that Chord's LoRA rewrite and ONNX Runtime write
+      if (node.domain !== 'com.microsoft' || !MS_SAME_TYPE.has(op) || !node.input?.[0]) return undefined;
+      name = node.input[0];
+      continue;
+    }
     if (op === 'Cast') return attrInt(node, 'to', 0) || undefined;
     if (INT64_OUT.has(op)) return DataType.INT64;
     if (BOOL_OUT.has(op)) return DataType.BOOL;

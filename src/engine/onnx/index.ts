@@ -24,5 +24,19 @@ export {
 } from './branches';
 export { upcastToFloat32, UPCAST_METADATA_KEY } from './upcast';
 export { exposeTensor, extractSubgraph, scopeOutputs, type TensorInfo } from './cuts';
+export {
+  cutUnet,
+  findUnetCut,
+  exposeDeepFeature,
+  shallowUnet,
+  unetCutPart,
+  blockNodeCounts,
+  DEEP_FEATURE,
+  UNET_CUT_VERSION,
+  UNET_CUT_METADATA_KEY,
+  type UnetCut,
+  type UnetCutPoint,
+} from './unet-cut';
 export { fuseDeltas, type WeightDelta } from './fuse';
 export { encodeModel, decodeModel, metadata, DataType, type ModelProto } from './proto';
+export { addEmbeddingRows, findTokenEmbedding, EXTRA_ROWS_INPUT, EMBEDDING_REWRITE_VERSION, EMBEDDING_METADATA_KEY, type TokenTable } from './embeddings';

@@ -74,7 +74,9 @@ export class Cmlora implements CompositionMethod {
   private shallowOk = false;
 
   /**
-   * `high` / `low`: indices of the H and L sets, each already in order (H by dH, largest first).
+   * `high` / `low`: the set that leads (phase 1) and the set that enters in phase 2, each in its
+   * order. In frequency order these are H (by dH, largest first) and L; the reverse order swaps
+   * them (methods.ts), so that the comparison of the two orders is the paper's question.
    */
   constructor(
     private readonly weights: LoraWeights,

@@ -64,9 +64,9 @@ export interface CompositionMethod {
   promptWeights(): LoraWeights;
   /**
    * Called before the first step of every image (a method keeps per-image state, such as caches).
-   * `cachedPasses`: whether the UNet can run shallow passes.
+   * `cachedPasses`: whether the UNet can run shallow passes; `latentDims`: [1, C, h, w].
    */
-  begin(totalSteps: number, cachedPasses: boolean): void;
+  begin(totalSteps: number, cachedPasses: boolean, latentDims?: readonly number[]): void;
   /** Whether the method would use shallow passes (the loop then asks the model for them). */
   readonly wantsCachedPasses: boolean;
   /** Step `step` (0-based) of `totalSteps`. */

@@ -11,13 +11,20 @@ export class Merge implements CompositionMethod {
   readonly order: readonly number[];
   readonly wantsCachedPasses = false;
 
-  /** `weights[k]`: the user weight of LoRA k (the file's alpha/rank is applied by the model) */
-  constructor(private readonly weights: LoraWeights) {
+  /**
+   * `weights[k]`: the user weight of LoRA k (the file's alpha/rank is applied by the model);
+   * `textEncoderWeights`: the weights while the prompts are encoded, when they differ
+   * (`<lora:name:w_te:w_unet>`)
+   */
+  constructor(
+    private readonly weights: LoraWeights,
+    private readonly textEncoderWeights: LoraWeights = weights,
+  ) {
     this.order = weights.map((_, k) => k);
   }
 
   promptWeights(): LoraWeights {
-    return this.weights;
+    return this.textEncoderWeights;
   }
 
   begin(): void {}

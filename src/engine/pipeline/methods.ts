@@ -9,6 +9,7 @@ import { Cmlora } from './cmlora';
 import type { CompositionMethod } from './composition';
 import { Composite } from './composite';
 import { Merge } from './merge';
+import { SpectralComposite } from './spectral-composite';
 import { Switch } from './switch';
 
 export type MethodOptionValue = number | string | boolean;
@@ -16,8 +17,8 @@ export type MethodOptions = Record<string, MethodOptionValue>;
 
 export interface MethodOptionSpec {
   name: string;
-  kind: 'int' | 'boolean';
-  /** int only */
+  kind: 'int' | 'number' | 'boolean';
+  /** int and number only */
   min?: number;
   max?: number;
   default: number | boolean;
@@ -31,6 +32,8 @@ export type DefaultOrder = 'user' | 'category' | 'freq';
 export interface MethodContext {
   /** user weight of each LoRA, in stack order */
   weights: LoraWeights;
+  /** Merge: the weights while the prompts are encoded, when a tag gave the text encoder others */
+  textEncoderWeights?: LoraWeights;
   /** the order to take them in (indices into the stack) */
   order: readonly number[];
   /** CMLoRA: indices of the high-frequency set H (the rest of `order` is L) */
@@ -49,6 +52,8 @@ export interface MethodDefinition {
   minLoras: number;
   /** UNet evaluations (of one CFG row pair) per step, for N LoRAs, as a formula for people */
   cost: string;
+  /** Chord's own, not from a paper: measured in docs/composition.md, may change */
+  experimental?: boolean;
   create(context: MethodContext, options: Readonly<Record<string, number | boolean>>): CompositionMethod;
 }
 
@@ -64,7 +69,7 @@ export const METHODS: readonly MethodDefinition[] = [
     needsFrequencyClasses: false,
     minLoras: 0,
     cost: '1',
-    create: (c) => new Merge(c.weights),
+    create: (c) => new Merge(c.weights, c.textEncoderWeights),
   },
   {
     name: 'switch',
@@ -102,10 +107,29 @@ export const METHODS: readonly MethodDefinition[] = [
     minLoras: 1,
     cost: 'about 0.38 N + 0.62 / c',
     create: (c, o) => {
-      const high = c.order.filter((k) => c.highFrequency?.has(k));
-      const low = c.order.filter((k) => !c.highFrequency?.has(k));
-      return new Cmlora(c.weights, high, low, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
+      // the set of the first LoRA in the order leads (phase 1), the other set enters in phase 2:
+      // with the freq order that is H then L, as the paper runs it; with reverse, L then H
+      const high = (k: number) => c.highFrequency?.has(k) ?? false;
+      const leadsHigh = c.order.length === 0 || high(c.order[0]);
+      const first = c.order.filter((k) => high(k) === leadsHigh);
+      const second = c.order.filter((k) => high(k) !== leadsHigh);
+      return new Cmlora(c.weights, first, second, { c1: o.c1 as number, c2: o.c2 as number, cache: o.cache as boolean });
     },
+  },
+  {
+    name: 'spectral',
+    label: 'Spectral composite',
+    summary: 'experimental: each LoRA alone every step, blended per frequency band by its measured class',
+    options: [
+      { name: 'mix', kind: 'number', min: 0, max: 1, default: 0.25, description: "weight of a LoRA in the other set's band, relative to 1" },
+      { name: 'cutoff', kind: 'number', min: 0.01, max: 1, default: 0.08, description: "low band's Gaussian sigma, as a fraction of the latent side" },
+    ],
+    defaultOrder: 'freq',
+    needsFrequencyClasses: true,
+    minLoras: 1,
+    cost: 'N',
+    experimental: true,
+    create: (c, o) => new SpectralComposite(c.weights, c.order, c.highFrequency ?? new Set(), { mix: o.mix as number, cutoff: o.cutoff as number }),
   },
 ];
 
@@ -136,8 +160,9 @@ export function resolveMethodOptions(definition: MethodDefinition, given: Readon
       out[spec.name] = value;
       continue;
     }
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
-      throw new ChordError('BAD_ARGUMENT', `${definition.label} option ${spec.name} (${spec.description}) must be a whole number from ${spec.min} to ${spec.max} (got ${JSON.stringify(value)}).`);
+    const whole = spec.kind === 'int';
+    if (typeof value !== 'number' || !Number.isFinite(value) || (whole && !Number.isInteger(value)) || value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
+      throw new ChordError('BAD_ARGUMENT', `${definition.label} option ${spec.name} (${spec.description}) must be a ${whole ? 'whole number' : 'number'} from ${spec.min} to ${spec.max} (got ${JSON.stringify(value)}).`);
     }
     out[spec.name] = value;
   }
@@ -145,6 +170,6 @@ export function resolveMethodOptions(definition: MethodDefinition, given: Readon
 }
 
 /** What a host shows of the registry (CLI help, the app's method selector). */
-export function describeMethods(): { name: string; label: string; summary: string; cost: string; defaultOrder: DefaultOrder; options: MethodOptionSpec[] }[] {
-  return METHODS.map((m) => ({ name: m.name, label: m.label, summary: m.summary, cost: m.cost, defaultOrder: m.defaultOrder, options: [...m.options] }));
+export function describeMethods(): { name: string; label: string; summary: string; cost: string; defaultOrder: DefaultOrder; experimental: boolean; options: MethodOptionSpec[] }[] {
+  return METHODS.map((m) => ({ name: m.name, label: m.label, summary: m.summary, cost: m.cost, defaultOrder: m.defaultOrder, experimental: m.experimental ?? false, options: [...m.options] }));
 }

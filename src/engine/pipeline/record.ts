@@ -16,6 +16,16 @@ export interface RecordLora {
   /** A1111's short hash of the file (lora/hash.ts a1111ShortHash) */
   a1111Hash: string;
   weight: number;
+  /** text-encoder weight, when a `<lora:name:w_te:w_unet>` tag made it differ from `weight` */
+  textEncoderWeight?: number;
+  /** given by a `<lora:...>` tag in the prompt */
+  promptTag?: boolean;
+}
+
+export interface RecordEmbedding {
+  name: string;
+  /** sha256 of the file */
+  fileHash: string;
 }
 
 export function imageRecord(
@@ -26,6 +36,7 @@ export function imageRecord(
   batchIndex: number,
   ordering: { rule: string; highFrequency?: number[] } = { rule: 'as-listed' },
   stepLog?: readonly StepLog[],
+  embeddings: readonly RecordEmbedding[] = [],
 ): ChordImageRecord {
   const { sampler, karras } = samplerRecord(settings.sampler);
   return {
@@ -34,7 +45,15 @@ export function imageRecord(
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
     model,
-    loras: loras.map((l) => ({ name: l.name, fileHash: l.fileHash, a1111Hash: l.a1111Hash, weight: l.weight })),
+    loras: loras.map((l) => ({
+      name: l.name,
+      fileHash: l.fileHash,
+      a1111Hash: l.a1111Hash,
+      weight: l.weight,
+      ...(l.textEncoderWeight !== undefined ? { textEncoderWeight: l.textEncoderWeight } : {}),
+      ...(l.promptTag ? { promptTag: true } : {}),
+    })),
+    ...(embeddings.length > 0 ? { embeddings: embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
     method: method.name,
     methodOptions: { ...method.options },
     ordering: { rule: ordering.rule, order: [...method.order], ...(ordering.highFrequency ? { highFrequency: ordering.highFrequency } : {}) },

@@ -2,8 +2,10 @@
  * Text to image, the whole denoising loop top to bottom (the shape of diffusers'
  * StableDiffusionPipeline):
  *
- *   1. tokenize the prompt and the negative prompt into 77-token windows (same count for both)
- *   2. encode them: context = [uncond | cond], windows concatenated along the token axis (A1111)
+ *   1. tokenize the prompt and the negative prompt into 77-token windows (same count for both),
+ *      with A1111's emphasis weights, BREAK and embedding placeholders (prompt/windows.ts)
+ *   2. encode them, weight each window's hidden states (mean restored, A1111):
+ *      context = [uncond | cond], windows concatenated along the token axis (A1111)
  *   3. seeded noise x * initNoiseSigma
  *   4. for each step: the composition method runs the UNet on the CFG batch (x, x), once or for
  *      several LoRA configurations, full or shallow, as it sees fit -> (u, c);
@@ -17,7 +19,9 @@ import type { Model } from '../model/model';
 import { createScheduler } from '../schedulers';
 import { NoiseGenerator } from '../schedulers/noise';
 import { planarToRgbBytes, scale, type FloatTensor } from '../tensor';
-import { chunkForEncoder, padToSameWindowCount } from '../tokenizer';
+import type { PromptEmbeddings } from '../embeddings/prompt';
+import { applyEmphasis, promptWindows } from '../prompt/windows';
+import { emptyWindow } from '../tokenizer';
 import type { CompositionMethod } from './composition';
 import { assertFiniteImage, assertFiniteStep } from './finite';
 import { guide } from './guidance';
@@ -65,6 +69,8 @@ export interface Txt2ImgOptions {
   onProgress?: (progress: StepProgress) => void;
   /** attach a cheap latent preview to each progress event */
   preview?: boolean;
+  /** textual-inversion embeddings the prompts may use (the model's text encoder switched by useEmbeddings) */
+  embeddings?: PromptEmbeddings;
   /** most batch rows in one UNet call (default: unetRowsPerCall for the latent size) */
   maxBatchRows?: number;
 }
@@ -88,21 +94,27 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
 
   // 1. prompt -> windows; the negative prompt gets as many windows, so both halves batch together
   let t = performance.now();
-  const { positive, negative } = padToSameWindowCount(
-    tokenizer,
-    chunkForEncoder(tokenizer, settings.prompt),
-    chunkForEncoder(tokenizer, settings.negativePrompt),
-  );
-  const windows = positive.length;
+  const embeddings = options.embeddings;
+  const pos = promptWindows(tokenizer, settings.prompt, { embeddings: embeddings?.tokens });
+  const neg = promptWindows(tokenizer, settings.negativePrompt, { embeddings: embeddings?.tokens });
+  const windows = Math.max(pos.windows.length, neg.windows.length);
+  // the shorter prompt gets empty-prompt windows (weight 1), as A1111 pads it
+  const padded = (p: typeof pos) => ({
+    windows: [...p.windows, ...Array.from({ length: windows - p.windows.length }, () => emptyWindow(tokenizer))],
+    weights: [...p.weights, ...Array.from({ length: windows - p.weights.length }, () => new Float32Array(tokenizer.maxLength).fill(1))],
+  });
+  const [negative, positive] = [padded(neg), padded(pos)];
   const ids = new Int32Array(2 * windows * tokenizer.maxLength);
-  [...negative, ...positive].forEach((w, i) => ids.set(w, i * tokenizer.maxLength));
+  [...negative.windows, ...positive.windows].forEach((w, i) => ids.set(w, i * tokenizer.maxLength));
   timings.tokenize = performance.now() - t;
 
   // 2. one text-encoder batch [2n, 77] -> [2n, 77, C]; its memory already is [2, 77n, C]:
   //    row 0 = uncond (negative windows one after another), row 1 = cond
   t = performance.now();
-  const hidden = await model.encodeText({ data: ids, dims: [2 * windows, tokenizer.maxLength] }, method.promptWeights());
+  const hidden = await model.encodeText({ data: ids, dims: [2 * windows, tokenizer.maxLength] }, method.promptWeights(), embeddings?.rows);
   const width = hidden.dims[2];
+  const windowSize = tokenizer.maxLength * width;
+  [...negative.weights, ...positive.weights].forEach((w, i) => applyEmphasis(hidden.data.subarray(i * windowSize, (i + 1) * windowSize), w));
   const context: FloatTensor = { data: hidden.data, dims: [2, windows * tokenizer.maxLength, width] };
   timings.textEncoder = performance.now() - t;
 
@@ -119,7 +131,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
 
   // 4. denoise
   const cachedPasses = method.wantsCachedPasses ? await model.enableCachedPasses() : false;
-  method.begin(settings.steps, cachedPasses);
+  method.begin(settings.steps, cachedPasses, latentDims);
   const maxRows = Math.max(2, options.maxBatchRows ?? unetRowsPerCall(h, w));
   const steps: StepLog[] = [];
   const total = scheduler.timesteps.length;

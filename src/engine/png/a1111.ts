@@ -89,11 +89,15 @@ export interface A1111FormatOptions {
 export function formatA1111Parameters(record: ChordImageRecord, options: A1111FormatOptions = {}): string {
   let prompt = record.prompt;
   if (options.loraTags ?? true) {
+    // a LoRA the user typed as a tag is already in the prompt as typed; the others are appended
+    const typed = new Set(parseLoraTags(prompt).map((t) => t.name));
     const tags = record.loras
-      .map((l) => `<lora:${loraAlias(l.name)}:${l.weight}>`)
-      .filter((tag) => !prompt.includes(tag.slice(0, tag.lastIndexOf(':') + 1)));
+      .filter((l) => !l.promptTag && !typed.has(loraAlias(l.name)) && !typed.has(l.name))
+      .map((l) => `<lora:${loraAlias(l.name)}:${l.textEncoderWeight !== undefined ? `${l.textEncoderWeight}:` : ''}${l.weight}>`);
     if (tags.length > 0) prompt = [prompt, ...tags].filter((s) => s !== '').join(' ');
   }
+  // A1111's "TI hashes": name: first 12 hex digits of the file's sha256
+  const tiHashes = (record.embeddings ?? []).map((e) => `${loraAlias(e.name)}: ${e.fileHash.slice(0, 12)}`).join(', ');
 
   // A1111's short hash (sshs_model_hash or addnet hash), never the whole-file sha256. An older
   // record without one leaves the LoRA out, as A1111 does for a LoRA without a short hash.
@@ -113,6 +117,7 @@ export function formatA1111Parameters(record: ChordImageRecord, options: A1111Fo
     ['Model hash', record.model.hash.slice(0, 10)],
     ['Model', record.model.name],
     ['Lora hashes', loraHashes === '' ? undefined : loraHashes],
+    ['TI hashes', tiHashes === '' ? undefined : tiHashes],
     ['Composition', compositionText(record)],
     ['Version', `chord ${record.engineVersion}`],
   ];
@@ -151,6 +156,8 @@ export interface A1111Parameters {
   model?: string;
   /** from "Lora hashes": short file hashes by LoRA name */
   loraHashes: { name: string; hash: string }[];
+  /** from "TI hashes": short file hashes of the textual-inversion embeddings used, by name */
+  tiHashes: { name: string; hash: string }[];
   /** `<lora:name:weight>` tags found in the prompt (the prompt keeps them) */
   loraTags: { name: string; weight: number }[];
   version?: string;
@@ -207,6 +214,7 @@ export function parseA1111Parameters(text: string): A1111Parameters {
     prompt: prompt.join('\n'),
     negativePrompt: negative.join('\n'),
     loraHashes: [],
+    tiHashes: [],
     loraTags: [],
     extra: {},
   };
@@ -252,10 +260,11 @@ export function parseA1111Parameters(text: string): A1111Parameters {
         out.version = value;
         break;
       case 'Lora hashes':
+      case 'TI hashes':
         // "name: hash, name2: hash2" (A1111 removes ':' and ',' from the names)
         for (const item of value.split(',')) {
           const colon = item.indexOf(':');
-          if (colon > 0) out.loraHashes.push({ name: item.slice(0, colon).trim(), hash: item.slice(colon + 1).trim() });
+          if (colon > 0) (key === 'TI hashes' ? out.tiHashes : out.loraHashes).push({ name: item.slice(0, colon).trim(), hash: item.slice(colon + 1).trim() });
         }
         break;
       default:

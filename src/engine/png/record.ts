@@ -37,9 +37,20 @@ export interface ChordLoraRecord {
   a1111Hash?: string;
   /** user weight (the file's alpha/rank scale is applied on top) */
   weight: number;
+  /** text-encoder weight when it differs from `weight` (`<lora:name:w_te:w_unet>`); absent: `weight` */
+  textEncoderWeight?: number;
+  /** given by a `<lora:...>` tag that is in `prompt` as typed (so the A1111 text adds no tag for it) */
+  promptTag?: boolean;
   category?: LoraCategory;
   /** regional composition: the box and prompt this LoRA is bound to */
   region?: ChordRegionRecord;
+}
+
+export interface ChordEmbeddingRecord {
+  /** the name the prompt used (file name without extension) */
+  name: string;
+  /** sha256 of the file, 64 lower-case hex; A1111's "TI hashes" shows the first 12 */
+  fileHash: string;
 }
 
 export interface ChordOrderingRecord {
@@ -70,6 +81,8 @@ export interface ChordImageRecord {
   /** `hash`: modelHash() of the model folder, 64 lower-case hex (A1111's "Model hash" shows 10) */
   model: { name: string; hash: string };
   loras: ChordLoraRecord[];
+  /** textual-inversion embeddings the prompts used; absent when none (and in older records) */
+  embeddings?: ChordEmbeddingRecord[];
   method: CompositionMethod;
   /** method settings as used, e.g. { tau: 5 } for switch, { c1: 2, c2: 3 } for cmlora */
   methodOptions: Record<string, number | string | boolean>;
@@ -109,6 +122,8 @@ const LoraSchema = v.object({
   fileHash: sha256Hex,
   a1111Hash: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{12}$/, 'must be 12 lower-case hex digits'))),
   weight: finiteNumber,
+  textEncoderWeight: v.optional(finiteNumber),
+  promptTag: v.optional(v.boolean()),
   category: v.optional(v.picklist(LORA_CATEGORIES)),
   region: v.optional(RegionSchema),
 });
@@ -126,6 +141,7 @@ export const ChordImageRecordSchema: v.GenericSchema<ChordImageRecord> = v.pipe(
     negativePrompt: v.string(),
     model: v.object({ name: v.pipe(v.string(), v.minLength(1)), hash: sha256Hex }),
     loras: v.array(LoraSchema),
+    embeddings: v.optional(v.array(v.object({ name: v.pipe(v.string(), v.minLength(1)), fileHash: sha256Hex }))),
     method: v.picklist([...METHOD_NAMES], `must be one of ${METHOD_NAMES.join(', ')}`),
     methodOptions: v.record(v.string(), v.union([finiteNumber, v.string(), v.boolean()])),
     ordering: v.object({
