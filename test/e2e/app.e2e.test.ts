@@ -96,6 +96,20 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     expect(await zorb.locator('img').getAttribute('src')).toMatch(/^\/lora-previews\/[0-9a-f]+$/);
     await expect.poll(() => zorb.locator('img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
     expect(await library.getByRole('listitem', { name: 'LoRA sunset' }).locator('img').count()).toBe(0);
+    // search (name, base model, trigger words) and the category filter
+    const names = () => library.locator('[data-lora]').evaluateAll((els) => els.map((e) => e.getAttribute('data-lora')));
+    await library.getByLabel('Search LoRAs').fill('hatz');
+    await expect.poll(names).toEqual(['hat']);
+    await library.getByLabel('Search LoRAs').fill('');
+    await library.getByLabel('Filter by category').selectOption('background');
+    await expect.poll(names).toEqual(['sunset']);
+    // the category is editable, and the host keeps the edit
+    await library.getByLabel('Category of sunset').selectOption('object');
+    await expect.poll(names).toEqual([]);
+    await expect.poll(() => readFileSync(join(folders.dataDir, 'library.json'), 'utf8')).toMatch(/"category": "object"/);
+    await library.getByLabel('Filter by category').selectOption('all');
+    await library.getByLabel('Category of sunset').selectOption('background');
+    await expect.poll(() => readFileSync(join(folders.dataDir, 'library.json'), 'utf8')).toMatch(/"category": "background"/);
   });
 
   it('shows a malformed LoRA file as an error and keeps everything else', async () => {
