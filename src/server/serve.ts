@@ -91,6 +91,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   const version = (JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const dataDir = o.dataDir ?? chordDataDir();
   const cacheDir = o.cacheDir ?? chordCacheDir();
+  // the engine's notices also go to the windows, through the studio made just below
+  let studio: InstanceType<typeof app.Studio> | undefined;
   const engine = new RestartingEngine(forkEngineProcess({ cacheDir }), {
     onNotice: (n) => {
       o.err(`chord: ${n.message.replace(/\s*\n\s*/g, ' ')}`);
@@ -98,8 +100,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     },
     onCrash: (reason) => o.err(`chord: the engine stopped (${reason}); it restarts with the next image.`),
   });
-  let studio: InstanceType<typeof app.Studio> | undefined;
-  studio = new app.Studio({
+  const s = new app.Studio({
     version,
     dataDir,
     bundledModelsDirs: [join(PACKAGE_ROOT, 'models')],
@@ -110,7 +111,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     ...(isLoopback(o.host) ? { reveal: async (file: string) => openWithSystem(dirname(file)) } : {}),
     onWarning: (m) => o.err(`chord: ${m}`),
   });
-  const s = studio;
+  studio = s;
   const server = createChordHttpServer({
     host: s,
     rendererDir: RENDERER_DIR,

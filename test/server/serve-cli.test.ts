@@ -40,6 +40,12 @@ describe('chord serve', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('says so in one line when the port is taken', async () => {
+    const first = await start();
+    const port = new URL(first.url).port;
+    await expect(start('--port', port)).rejects.toThrow(new RegExp(`chord: Port ${port} on 127\\.0\\.0\\.1 is in use\\. Choose another with --port`));
+  });
+
   it('uses the token it is given', async () => {
     const s = await start('--host', '0.0.0.0', '--token', 'my-own-token-123');
     expect(new URL(s.url).searchParams.get('token')).toBe('my-own-token-123');
