@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,19 +47,46 @@ export function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '[::1]';
 }
 
-/** Builds the page with electron-vite when it is missing (a fresh checkout); fails clearly otherwise. */
-async function ensureRendererBuilt(err: (line: string) => void): Promise<void> {
-  if (existsSync(rendererIndex(RENDERER_DIR))) return;
-  const bin = join(PACKAGE_ROOT, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
-  const howTo = `Run \`npm run build\` in ${PACKAGE_ROOT} (it writes out/renderer), then start chord serve again.`;
-  if (!existsSync(bin)) throw new ChordError('FILE_NOT_FOUND', "The app's page is not built (out/renderer is missing) and the build tool is not installed.", howTo);
-  err('chord: building the app page (first start, takes a few seconds)...');
+/** The newest modification time of the files under `dir` (0 when there are none). */
+async function newestChange(dir: string): Promise<number> {
+  let newest = 0;
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, await newestChange(path));
+    else if (e.isFile()) newest = Math.max(newest, (await stat(path)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Makes sure the page in `rendererDir` is built, and built from the current sources when they are
+ * there (a checkout that was updated): builds it with electron-vite when it is missing or older,
+ * and fails with what to run when it cannot. An installed package ships the page and no sources.
+ */
+export async function ensureRendererBuilt(packageRoot: string, rendererDir: string, err: (line: string) => void): Promise<void> {
+  const index = rendererIndex(rendererDir);
+  const built = existsSync(index) ? (await stat(index)).mtimeMs : 0;
+  const sources = Math.max(await newestChange(join(packageRoot, 'src', 'renderer')), await newestChange(join(packageRoot, 'src', 'shared')));
+  if (built > 0 && built >= sources) return;
+  const bin = join(packageRoot, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
+  const howTo = `Run \`npm run build\` in ${packageRoot} (it writes out/renderer), then start chord serve again.`;
+  if (!existsSync(bin)) {
+    if (built > 0) return; // older than the sources, but nothing here can rebuild it
+    throw new ChordError('FILE_NOT_FOUND', "The app's page is not built (out/renderer is missing) and the build tool is not installed.", howTo);
+  }
+  err(built > 0 ? "chord: the app's page is older than its sources; building it (a few seconds)..." : "chord: building the app's page (first start, a few seconds)...");
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [bin, 'build'], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, [bin, 'build'], { cwd: packageRoot, stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('exit', (c) => resolve(c ?? 1));
     child.on('error', () => resolve(1));
   });
-  if (code !== 0 || !existsSync(rendererIndex(RENDERER_DIR))) throw new ChordError('RUNTIME', "Building the app's page failed.", howTo);
+  if (code !== 0 || !existsSync(index)) throw new ChordError('RUNTIME', "Building the app's page failed.", howTo);
 }
 
 async function bundledProviders(): Promise<string[]> {
@@ -87,7 +115,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   if (!isLoopback(o.host) && o.token === '') throw new ChordError('BAD_ARGUMENT', 'An empty --token is not allowed.');
   // any address but loopback can be reached by others: never without a token
   const token = o.token ?? (isLoopback(o.host) ? undefined : randomBytes(18).toString('base64url'));
-  await ensureRendererBuilt(o.err);
+  await ensureRendererBuilt(PACKAGE_ROOT, RENDERER_DIR, o.err);
   const version = (JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const dataDir = o.dataDir ?? chordDataDir();
   const cacheDir = o.cacheDir ?? chordCacheDir();

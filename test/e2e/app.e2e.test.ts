@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageInfo } from '../../src/engine';
 import { encodeText, insertChunks } from '../../src/engine/png/chunks';
-import { buildRenderer, dropFiles, HAVE_CHROMIUM, launchChromium, ROOT, serve, shot, tempFolders, type Served } from './harness';
+import { dropFiles, HAVE_CHROMIUM, launchChromium, ROOT, serve, shot, tempFolders, type Served } from './harness';
 
 const LORAS = join(ROOT, 'models/glyph-sd/loras');
 const loraFile = (name: string) => ({ name: `${name}.safetensors`, bytes: readFileSync(join(LORAS, `${name}.safetensors`)) });
@@ -39,7 +39,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
   const setNumber = async (label: string, value: number) => page.getByRole('region', { name: 'Generation settings' }).getByLabel(label, { exact: true }).fill(String(value));
 
   beforeAll(async () => {
-    buildRenderer();
+    // (the page is built from the current sources by test/global-setup.ts)
     server = await serve(folders.dataDir, folders.cacheDir);
     browser = await launchChromium();
     await open();

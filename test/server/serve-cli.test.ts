@@ -2,6 +2,8 @@
  * `chord serve` as a command: the URL is the first line of stdout, 127.0.0.1 by default, and any
  * other address gets a token (made and printed when not given) that every request needs.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serve, tempFolders, type Served } from '../e2e/harness';
 
@@ -49,5 +51,30 @@ describe('chord serve', () => {
   it('uses the token it is given', async () => {
     const s = await start('--host', '0.0.0.0', '--token', 'my-own-token-123');
     expect(new URL(s.url).searchParams.get('token')).toBe('my-own-token-123');
+  });
+});
+
+describe("the app's page", () => {
+  it('fails with what to run when it is not built and cannot be', async () => {
+    const { ensureRendererBuilt } = await import('../../src/server/serve');
+    const root = join(folders.dataDir, 'fake-package');
+    mkdirSync(join(root, 'src', 'renderer'), { recursive: true });
+    writeFileSync(join(root, 'src', 'renderer', 'main.ts'), '');
+    await expect(ensureRendererBuilt(root, join(root, 'out', 'renderer'), () => undefined)).rejects.toMatchObject({
+      message: "The app's page is not built (out/renderer is missing) and the build tool is not installed.",
+      hint: `Run \`npm run build\` in ${root} (it writes out/renderer), then start chord serve again.`,
+    });
+  });
+
+  it('is left alone when it is newer than its sources', async () => {
+    const { ensureRendererBuilt } = await import('../../src/server/serve');
+    const root = join(folders.dataDir, 'built-package');
+    mkdirSync(join(root, 'src', 'renderer'), { recursive: true });
+    writeFileSync(join(root, 'src', 'renderer', 'main.ts'), '');
+    mkdirSync(join(root, 'out', 'renderer'), { recursive: true });
+    writeFileSync(join(root, 'out', 'renderer', 'index.html'), '');
+    const said: string[] = [];
+    await ensureRendererBuilt(root, join(root, 'out', 'renderer'), (l) => said.push(l));
+    expect(said).toEqual([]);
   });
 });
