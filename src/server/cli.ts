@@ -19,7 +19,8 @@ export const serveCommand: CliExtension = (program, { io, run, wholeNumber }) =>
     .command('serve')
     .description('the app in a browser: serve the UI and the engine over HTTP (127.0.0.1 by default)')
     .option('--host <address>', 'address to listen on; any but 127.0.0.1 needs a token', '127.0.0.1')
-    .option('--port <n>', 'port (0: any free one)', wholeNumber('--port', 0), 7860)
+    // not 7860: A1111 and other Gradio apps, often running beside Chord, take that one
+    .option('--port <n>', 'port (0: any free one)', wholeNumber('--port', 0), 7870)
     .option('--token <text>', 'access token required on every request (made and printed for a non-local --host)')
     .option('--data <dir>', "the app's data folder: LoRA library, queue, gallery (default: CHORD_DATA_DIR or the OS data folder)")
     .option('--open', 'open the page in the default browser')
