@@ -225,8 +225,11 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
   return runGenerate(request, o, io);
 }
 
-async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: CliIo): Promise<number> {
-  const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
+/**
+ * A signal the first Ctrl-C aborts (work stops after the current step); a second Ctrl-C quits at
+ * once. `release` removes the handler.
+ */
+function interruptOnSigint(io: CliIo): { signal: AbortSignal; release: () => void } {
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -236,10 +239,16 @@ async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: Cli
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  return { signal: abort.signal, release: () => process.off('SIGINT', onSigint) };
+}
+
+async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: CliIo): Promise<number> {
+  const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
+  const { signal, release } = interruptOnSigint(io);
   let progressShown = false;
   try {
     const result = await engine.generate(request, {
-      signal: abort.signal,
+      signal,
       onProgress: io.progress
         ? (p) => {
             progressShown = true;
@@ -254,7 +263,7 @@ async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: Cli
     return 0;
   } finally {
     if (progressShown) io.progress?.('');
-    process.off('SIGINT', onSigint);
+    release();
     await engine.close();
   }
 }
@@ -346,21 +355,13 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
     threshold,
     onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`),
   });
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT_CANCELLED);
-    io.progress?.('cancelling after this step... (Ctrl-C again to quit now)');
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = interruptOnSigint(io);
   try {
     if (!o.json) io.out(`${'name'.padEnd(16)} class       dH       ms  file`);
     for (const file of files) {
-      if (abort.signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
+      if (signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
       io.progress?.(`profiling ${file}...`);
-      const p = await profiler.profile(file, abort.signal, o.prompt);
+      const p = await profiler.profile(file, signal, o.prompt);
       io.progress?.('');
       if (o.json) {
         const radial = p.radial.map((v) => Math.round(v * 1e6) / 1e6);
@@ -374,7 +375,7 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
     return 0;
   } finally {
     io.progress?.('');
-    process.off('SIGINT', onSigint);
+    release();
     await profiler.close();
   }
 }
