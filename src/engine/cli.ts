@@ -380,7 +380,17 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
   }
 }
 
-function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/**
+ * A command another part of Chord adds (e.g. `chord serve` from src/server, which the engine may
+ * not import): it registers itself on the program, runs through `run` so its exit code and errors
+ * are handled like every other command's.
+ */
+export type CliExtension = (
+  program: Command,
+  tools: { io: CliIo; run: (fn: () => Promise<number>) => Promise<void>; wholeNumber: (name: string, min: number) => (text: string) => number },
+) => void;
+
+function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: readonly CliExtension[]): Command {
   const program = new Command('chord')
     .description('Compose several LoRAs on a Stable Diffusion model, locally on ONNX Runtime.')
     .exitOverride()
@@ -469,15 +479,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--json', 'one JSON object per LoRA and line: {"file","name","dH","class","radial":[...],"ms",...}')
     .action((files: string[], o: LoraProfileOptions) => run(() => loraProfile(files, o, io)));
 
+  for (const extend of extensions) extend(program, { io, run, wholeNumber: wholeNumberOption });
+
   return program;
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo = processIo(), extensions: readonly CliExtension[] = []): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    extensions,
+  );
   try {
     if (argv.length === 0) {
       program.outputHelp();
@@ -502,6 +518,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
 }
 
 /** Entry point of bin/chord.js. */
-export async function main(): Promise<void> {
-  process.exitCode = await runCli(process.argv.slice(2));
+export async function main(extensions: readonly CliExtension[] = []): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), processIo(), extensions);
 }
