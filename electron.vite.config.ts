@@ -16,6 +16,10 @@ export default defineConfig({
   main: {
     build: {
       externalizeDeps: { include: NATIVE_MODULES },
+      // the engine's utility process is an entry of its own (out/main/engine-process.js)
+      rolldownOptions: {
+        input: { index: 'src/main/index.ts', 'engine-process': 'src/main/engine-process.ts' },
+      },
     },
   },
   preload: {

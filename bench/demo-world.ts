@@ -15,13 +15,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { chordCacheDir, Merge, openModel, resolveSettings, txt2img, type Model } from '../src/engine';
 import { captionRespected } from './detectors/base';
 import { detectors } from './detectors/concepts';
 import type { RgbImage } from './detectors/image';
 import { CONCEPT_CATEGORY, CONCEPT_NAMES, CONCEPT_TRIGGER, type BaseScene, type ConceptName } from './detectors/world';
 import { cliOption as opt } from './cli-options';
+import { writeGrid } from './grid';
 
 const MODEL = opt('model', 'models/glyph-sd');
 const SEEDS = Number(opt('seeds', '20'));
@@ -51,23 +51,6 @@ async function sample(model: Model, prompt: string, seed: number, weights: numbe
   return { data: r.rgb, width: r.width, height: r.height };
 }
 
-/** Rows of images side by side, 2x nearest-neighbour so the 64 px samples are visible. */
-async function writeGrid(file: string, rows: RgbImage[][]): Promise<void> {
-  const { width: w, height: h } = rows[0][0];
-  const cols = Math.max(...rows.map((r) => r.length));
-  const gap = 2;
-  const W = cols * (w + gap) - gap;
-  const H = rows.length * (h + gap) - gap;
-  const out = new Uint8Array(W * H * 3).fill(255);
-  rows.forEach((row, ry) => row.forEach((img, cx) => {
-    for (let y = 0; y < h; y++) {
-      const dst = ((ry * (h + gap) + y) * W + cx * (w + gap)) * 3;
-      out.set(img.data.subarray(y * w * 3, (y + 1) * w * 3), dst);
-    }
-  }));
-  await sharp(out, { raw: { width: W, height: H, channels: 3 } })
-    .resize(W * 2, H * 2, { kernel: 'nearest' }).png().toFile(file);
-}
 
 const pct = (k: number, n: number): string => `${((100 * k) / n).toFixed(0)}%`;
 

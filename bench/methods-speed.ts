@@ -5,8 +5,9 @@
  *    step per method at N = 3 and 5, Composite batched and one call per LoRA with peak memory, and
  *    the shallow / full pass cost ratio, all through the engine's own Model.runUnet and UnetCall.
  *
- *   npm run bench:speed -- --only g,h --sd15 DIR          (or: npx tsx bench/methods-speed.ts --sd15 DIR)
- *   options: --size 256 --unet-steps 10 --ns 3,5 --embedded-ns 2,3,4,5 --seeds 3 --rank 16 --no-doc
+ *   npm run bench:speed -- --only g,h --sd15 DIR [--size 256]
+ *   npx tsx bench/methods-speed.ts --sd15 DIR [--only g,h] [--size 256] [--unet-steps 10] [--ns 3,5]
+ *                                  [--embedded-ns 2,3,4,5] [--seeds 3] [--rank 16] [--no-doc]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,17 +26,29 @@ import { sample } from './quality/set';
 import { median } from './speed/stats';
 import { isKohyaLayer, randomLoras, uniform } from './speed/unet-feeds';
 
-const SD15 = opt('sd15', '');
-const MODEL = opt('model', 'models/glyph-sd');
-const SIZE = Number(opt('size', '256'));
-const UNET_STEPS = Number(opt('unet-steps', '10'));
-const NS = opt('ns', '3,5').split(',').map(Number);
-const EMBEDDED_NS = opt('embedded-ns', '2,3,4,5').split(',').map(Number);
-const SEEDS = Array.from({ length: Number(opt('seeds', '3')) }, (_, i) => i);
-const RANK = Number(opt('rank', '16'));
-const ONLY = opt('only', 'g,h').split(',');
-const WRITE_DOC = !process.argv.includes('--no-doc');
+export interface MethodsBenchOptions {
+  only: readonly ('g' | 'h')[];
+  /** UNet-only folder of the SD 1.5-sized UNet (h) */
+  sd15?: string;
+  /** the embedded model folder (g), and the parts the SD 1.5 folder borrows */
+  model: string;
+  size: number;
+  unetSteps: number;
+  ns: readonly number[];
+  embeddedNs: readonly number[];
+  seeds: readonly number[];
+  rank: number;
+  /** the document to write the section into; undefined: none */
+  doc?: string;
+  /** the command line to write beside the tables */
+  command: string;
+}
+
 const DOC = 'docs/performance.md';
+/** the options of the run in progress (set by runMethodsBench) */
+let O: MethodsBenchOptions;
+const SD15 = () => O.sd15 ?? '';
+const MODEL = () => O.model;
 
 /** Every method, Composite in both forms. Peak memory only grows: the largest form goes last. */
 const VARIANTS: readonly MethodVariant[] = [
@@ -50,14 +63,14 @@ const log = (s: string) => console.log(s);
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 async function embedded(): Promise<string> {
-  const model = await openModel(MODEL, { cacheDir: chordCacheDir() });
+  const model = await openModel(MODEL(), { cacheDir: chordCacheDir() });
   const rows: string[] = [];
   try {
-    for (const n of EMBEDDED_NS) {
+    for (const n of O.embeddedNs) {
       const set = sample(n, 1);
       // CMLoRA's H/L split as the paper's categories would give it: the background is L
       const variants = VARIANTS.map((v) => (v.method === 'cmlora' ? { ...v, order: 'freq' } : v));
-      const results = await runQuality(model, set, { modelDir: MODEL, steps: 20, sampler: 'ddim', cfg: 5, seeds: SEEDS, variants });
+      const results = await runQuality(model, set, { modelDir: MODEL(), steps: 20, sampler: 'ddim', cfg: 5, seeds: O.seeds, variants });
       for (const v of variants) {
         const rs = results.filter((r) => r.variant === v.label);
         const row = `| ${n} | ${v.label} | ${ms(median(rs.map((r) => r.ms)))} | ${(rs[0].full / 20).toFixed(2)} + ${(rs[0].shallow / 20).toFixed(2)} |`;
@@ -69,7 +82,7 @@ async function embedded(): Promise<string> {
     await model.release();
   }
   return [
-    `Embedded model (${MODEL}), 64 x 64, ddim 20 steps, seeds ${SEEDS.join(', ')}, the first composition of each N of the quality set:`,
+    `Embedded model (${MODEL()}), 64 x 64, ddim 20 steps, seeds ${O.seeds.join(', ')}, the first composition of each N of the quality set:`,
     '',
     '| N | method | wall time per image (median) | UNet passes per step (full + shallow) |',
     '|---|---|---|---|',
@@ -80,9 +93,9 @@ async function embedded(): Promise<string> {
 /** A model folder around the SD 1.5-sized UNet: the demo model's other parts, never run. */
 function sd15Folder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'chord-sd15-'));
-  for (const part of ['text_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) symlinkSync(resolve(MODEL, part), join(dir, part));
-  symlinkSync(resolve(SD15, 'unet'), join(dir, 'unet'));
-  cpSync(resolve(MODEL, 'model_index.json'), join(dir, 'model_index.json'));
+  for (const part of ['text_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) symlinkSync(resolve(MODEL(), part), join(dir, part));
+  symlinkSync(resolve(SD15(), 'unet'), join(dir, 'unet'));
+  cpSync(resolve(MODEL(), 'model_index.json'), join(dir, 'model_index.json'));
   return dir;
 }
 
@@ -93,7 +106,7 @@ async function writeRandomLoras(unetPath: string, dir: string, count: number): P
   await session.release();
   const files: string[] = [];
   mkdirSync(dir, { recursive: true });
-  for (const [k, lora] of randomLoras(branches, count, RANK, 99).entries()) {
+  for (const [k, lora] of randomLoras(branches, count, O.rank, 99).entries()) {
     const tensors: Record<string, TensorToWrite> = {};
     for (const m of lora.modules) {
       const key = `lora_unet_${m.modulePath.replace(/\./g, '_')}`;
@@ -102,14 +115,14 @@ async function writeRandomLoras(unetPath: string, dir: string, count: number): P
       tensors[`${key}.alpha`] = { dtype: 'F32', shape: [], data: [m.alpha] };
     }
     files.push(join(dir, `random-${k}.safetensors`));
-    await writeSafetensors(files[k], tensors, { ss_network_dim: String(RANK) });
+    await writeSafetensors(files[k], tensors, { ss_network_dim: String(O.rank) });
   }
   return files;
 }
 
-/** One method for UNET_STEPS steps through Model.runUnet: ms per step and passes per step. */
+/** One method for O.unetSteps steps through Model.runUnet: ms per step and passes per step. */
 async function timeMethod(model: Model, variant: MethodVariant, n: number, cached: boolean): Promise<{ msPerStep: number; full: number; shallow: number; rssGiB: number }> {
-  const latent = SIZE / 8;
+  const latent = O.size / 8;
   const latentDims = [1, 4, latent, latent];
   const modelInput = uniform(4 * latent * latent, 7, 1);
   const context = { data: uniform(2 * 77 * 768, 8, 1), dims: [2, 77, 768] };
@@ -117,15 +130,15 @@ async function timeMethod(model: Model, variant: MethodVariant, n: number, cache
   const order = Array.from({ length: n }, (_, k) => k);
   // H = all but the last LoRA (a background-like L), as the categories would make it
   const method = definition.create({ weights: order.map(() => 1), order, highFrequency: new Set(order.slice(0, -1)) }, resolveMethodOptions(definition, variant.options));
-  method.begin(UNET_STEPS, cached);
+  method.begin(O.unetSteps, cached);
   const cost = { full: 0, shallow: 0 };
   const times: number[] = [];
-  for (let i = 0; i < UNET_STEPS; i++) {
+  for (let i = 0; i < O.unetSteps; i++) {
     const t = performance.now();
-    await method.predict(i, UNET_STEPS, unetCall(model, { modelInput, latentDims, timestep: 999 - 50 * i, context, maxRows: variant.maxBatchRows ?? 2 * n }, cost));
+    await method.predict(i, O.unetSteps, unetCall(model, { modelInput, latentDims, timestep: 999 - 50 * i, context, maxRows: variant.maxBatchRows ?? 2 * n }, cost));
     times.push(performance.now() - t);
   }
-  return { msPerStep: times.reduce((a, b) => a + b, 0) / times.length, full: cost.full / UNET_STEPS, shallow: cost.shallow / UNET_STEPS, rssGiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30 };
+  return { msPerStep: times.reduce((a, b) => a + b, 0) / times.length, full: cost.full / O.unetSteps, shallow: cost.shallow / O.unetSteps, rssGiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30 };
 }
 
 async function sd15(): Promise<string> {
@@ -135,15 +148,15 @@ async function sd15(): Promise<string> {
   const model = await openModel(folder, { cacheDir: chordCacheDir(), provider: 'cpu', onNotice: (x) => notices.push(x.message) });
   const lines: string[] = [];
   try {
-    const files = await writeRandomLoras(model.folder.graphs.unet, loraDir, Math.max(...NS));
-    await model.useLoras(files.slice(0, Math.max(...NS)));
+    const files = await writeRandomLoras(model.folder.graphs.unet, loraDir, Math.max(...O.ns));
+    await model.useLoras(files.slice(0, Math.max(...O.ns)));
     const cached = await model.enableCachedPasses();
-    log(`SD 1.5-sized UNet at ${SIZE} x ${SIZE}: cached passes ${cached ? 'on' : `off (${notices.join('; ')})`}`);
+    log(`SD 1.5-sized UNet at ${O.size} x ${O.size}: cached passes ${cached ? 'on' : `off (${notices.join('; ')})`}`);
     // shallow / full: one CFG pair, a few calls each, after a warm-up
     const ratio = await shallowRatio(model);
     log(`shallow / full: ${ratio.shallow.toFixed(0)} / ${ratio.full.toFixed(0)} ms = ${(ratio.shallow / ratio.full).toFixed(3)}`);
     const rows: string[] = [];
-    for (const n of NS) {
+    for (const n of O.ns) {
       await model.useLoras(files.slice(0, n));
       const results = new Map<string, Awaited<ReturnType<typeof timeMethod>>>();
       for (const v of VARIANTS) {
@@ -160,7 +173,7 @@ async function sd15(): Promise<string> {
       lines.push(`- N = ${n}: CMLoRA / Composite (fastest form) = ${(c / fastest).toFixed(3)}${verdict}`);
     }
     return [
-      `SD 1.5-sized UNet (random weights, ${SD15}), ${SIZE} x ${SIZE}, CPU, ${UNET_STEPS} steps per method, ${RANK}-rank kohya LoRAs on the attention layers; times per denoising step (all UNet calls of the method), averaged over the steps:`,
+      `SD 1.5-sized UNet (random weights, ${SD15()}), ${O.size} x ${O.size}, CPU, ${O.unetSteps} steps per method, ${O.rank}-rank kohya LoRAs on the attention layers; times per denoising step (all UNet calls of the method), averaged over the steps:`,
       '',
       `Shallow pass / full pass (one CFG pair, median of 5): ${ratio.shallow.toFixed(0)} / ${ratio.full.toFixed(0)} ms = **${(ratio.shallow / ratio.full).toFixed(3)}** (the paper: about 0.38).`,
       '',
@@ -180,10 +193,10 @@ async function sd15(): Promise<string> {
 }
 
 async function shallowRatio(model: Model): Promise<{ full: number; shallow: number }> {
-  const latent = SIZE / 8;
+  const latent = O.size / 8;
   const sample = { data: uniform(2 * 4 * latent * latent, 3, 1), dims: [2, 4, latent, latent] };
   const context = { data: uniform(2 * 77 * 768, 4, 1), dims: [2, 77, 768] };
-  const loras = [1, ...Array.from({ length: Math.max(...NS) - 1 }, () => 0)];
+  const loras = [1, ...Array.from({ length: Math.max(...O.ns) - 1 }, () => 0)];
   const fill = await model.runUnet({ sample, timestep: 500, context, loras, depth: 'fill' });
   const time = async (f: () => Promise<unknown>) => {
     const t = performance.now();
@@ -200,25 +213,48 @@ async function shallowRatio(model: Model): Promise<{ full: number; shallow: numb
   return { full: median(full), shallow: median(shallow) };
 }
 
-async function main(): Promise<void> {
+/** Runs g and/or h; returns the markdown section (also written into `doc` when given). */
+export async function runMethodsBench(options: MethodsBenchOptions): Promise<string> {
+  O = options;
   const t0 = performance.now();
   const parts: string[] = [];
-  if (ONLY.includes('g')) parts.push(await embedded());
-  if (ONLY.includes('h')) {
-    if (!SD15) throw new Error('h needs --sd15 DIR, a UNet-only folder (python3 models/recipe/recipe.py sd15-random --out DIR)');
+  if (O.only.includes('g')) parts.push(await embedded());
+  if (O.only.includes('h')) {
+    if (!O.sd15) throw new Error('h needs --sd15 DIR, a UNet-only folder (python3 models/recipe/recipe.py sd15-random --out DIR)');
     parts.push(await sd15());
   }
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
-  const command = `npx tsx bench/methods-speed.ts ${process.argv.slice(2).join(' ')}`.trim();
-  const section = ['<!-- methods:begin -->', `Made by \`${command}\` (${minutes} min).`, '', ...parts.flatMap((p) => [p, '']), '<!-- methods:end -->'].join('\n');
-  if (!WRITE_DOC) return;
-  const doc = readFileSync(DOC, 'utf8');
-  const re = /<!-- methods:begin -->[\s\S]*<!-- methods:end -->/;
-  writeFileSync(DOC, re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n## Composition methods\n\n${section}\n`);
-  log(`wrote ${DOC}`);
+  const section = ['<!-- methods:begin -->', `Made by \`${O.command}\` (${minutes} min).`, '', ...parts.flatMap((p) => [p, '']), '<!-- methods:end -->'].join('\n');
+  if (O.doc) {
+    const doc = readFileSync(O.doc, 'utf8');
+    const re = /<!-- methods:begin -->[\s\S]*<!-- methods:end -->/;
+    writeFileSync(O.doc, re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n## Composition methods\n\n${section}\n`);
+    log(`wrote ${O.doc}`);
+  }
+  return section;
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  await runMethodsBench({
+    only: opt('only', 'g,h').split(',').filter((x): x is 'g' | 'h' => x === 'g' || x === 'h'),
+    sd15: opt('sd15', '') || undefined,
+    model: opt('model', 'models/glyph-sd'),
+    size: Number(opt('size', '256')),
+    unetSteps: Number(opt('unet-steps', '10')),
+    ns: opt('ns', '3,5').split(',').map(Number),
+    embeddedNs: opt('embedded-ns', '2,3,4,5').split(',').map(Number),
+    seeds: Array.from({ length: Number(opt('seeds', '3')) }, (_, i) => i),
+    rank: Number(opt('rank', '16')),
+    doc: args.includes('--no-doc') ? undefined : DOC,
+    command: `npx tsx bench/methods-speed.ts ${args.join(' ')}`.trim(),
+  });
+}
+
+// run as a script (npx tsx bench/methods-speed.ts), not when imported by bench/speed.ts
+if (process.argv[1]?.endsWith('methods-speed.ts')) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  });
+}

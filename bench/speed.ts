@@ -15,7 +15,8 @@ import { formatDuration } from './speed/format';
 import { runGraphBench } from './speed/graph-bench';
 import { runImageBench, runLoraSwitch } from './speed/image-bench';
 import { machineInfo } from './speed/machine';
-import { needsModel, needsUnet, parseSpeedArgs, type SpeedOptions, USAGE, UsageError } from './speed/options';
+import { methodMeasurements, needsModel, needsUnet, parseSpeedArgs, type SpeedOptions, USAGE, UsageError } from './speed/options';
+import { runMethodsBench } from './methods-speed';
 import { buildRows, docBlockOf, resultsMarkdown, type SpeedResults, textTable, updateDoc } from './speed/report';
 
 const log = (line: string) => console.log(line);
@@ -73,6 +74,27 @@ async function main(argv: readonly string[]): Promise<void> {
   const machine = machineInfo(o.threads);
   log(`Chord speed benchmark: ${o.only.join(', ')}${o.quick ? ' (quick)' : ''} on ${machine.cpu}, ${machine.cores} cores, ${machine.onnxruntime}; load average ${machine.loadAverage}`);
 
+  const methods = methodMeasurements(o);
+  if (methods.length > 0) {
+    log(`${methods.join(', ')}: the composition methods (bench/methods-speed.ts)`);
+    await runMethodsBench({
+      only: methods,
+      sd15: o.sd15,
+      model: o.model ?? 'models/glyph-sd',
+      size: o.size,
+      unetSteps: o.quick ? 3 : 10,
+      ns: o.quick ? [3] : [3, 5],
+      embeddedNs: o.quick ? [2] : [2, 3, 4, 5],
+      seeds: o.quick ? [0] : [0, 1, 2],
+      rank: o.loraRank,
+      doc: o.doc,
+      command: commandLine(argv),
+    });
+    if (o.only.every((m) => m === 'g' || m === 'h')) {
+      log(`done in ${formatDuration(performance.now() - t0)}`);
+      return;
+    }
+  }
   const results: SpeedResults = {
     command: commandLine(argv),
     startedAt: started.toISOString(),

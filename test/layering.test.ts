@@ -10,7 +10,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve('src');
-const LAYERS = ['engine', 'main', 'preload', 'renderer', 'shared'] as const;
+const LAYERS = ['engine', 'main', 'preload', 'renderer', 'server', 'shared'] as const;
 type Layer = (typeof LAYERS)[number];
 
 /** What each layer may import from src/ besides itself; `engine-api` is src/engine/index.ts alone. */
@@ -20,6 +20,7 @@ const ALLOWED: Record<Layer, ReadonlyArray<Layer | 'engine-api'>> = {
   renderer: ['shared'],
   preload: ['shared', 'engine-api'],
   main: ['shared', 'engine-api'],
+  server: ['shared', 'engine-api'],
 };
 
 const SOURCE = /\.(ts|mts|cts|js|mjs|cjs|svelte)$/;

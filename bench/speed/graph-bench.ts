@@ -48,7 +48,7 @@ export const CONFIGS_OF: Record<'a' | 'b' | 'c' | 'd', GraphConfig[]> = {
 
 export function selectedConfigs(only: readonly Measurement[]): GraphConfig[] {
   const picked = new Set<GraphConfig>();
-  for (const m of only) if (m !== 'e' && m !== 'f') for (const c of CONFIGS_OF[m]) picked.add(c);
+  for (const m of only) if (m === 'a' || m === 'b' || m === 'c' || m === 'd') for (const c of CONFIGS_OF[m]) picked.add(c);
   // a stable order: the original graph's configurations first
   return [...ORIGINAL_CONFIGS, ...LORA_CONFIGS].filter((c) => picked.has(c));
 }

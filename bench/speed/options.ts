@@ -4,8 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 
-export const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+export const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
 export type Measurement = (typeof MEASUREMENTS)[number];
+/** What a run without --only measures: a-f (g and h, the composition methods, take longer; name them). */
+export const DEFAULT_MEASUREMENTS: readonly Measurement[] = ['a', 'b', 'c', 'd', 'e', 'f'];
 
 export interface SpeedOptions {
   /** UNet-only folder for a-d (`<dir>/unet/model.onnx`) */
@@ -51,9 +53,10 @@ const QUICK = { steps: 1, reps: 2, imagesPerProcess: 2 };
 
 export const USAGE = `usage: npm run bench:speed -- [--sd15 DIR] [--model DIR] [--steps N] [--reps N] [--image-steps N]
        [--images N] [--size PX] [--budget MIN] [--threads N] [--cache-dir DIR] [--doc FILE | --no-doc] [--json FILE]
-       [--only a,b,c,d,e,f] [--quick]
+       [--only a,b,c,d,e,f,g,h] [--quick]
   a-d run on --sd15 DIR (a UNet-only folder: python3 models/recipe/recipe.py sd15-random --out DIR)
-  e-f run on --model DIR (default models/glyph-sd)`;
+  e-f run on --model DIR (default models/glyph-sd)
+  g-h (composition methods; only when named): g on --model, h on --sd15 (bench/methods-speed.ts)`;
 
 export class UsageError extends Error {}
 
@@ -99,7 +102,7 @@ export function parseSpeedArgs(argv: readonly string[]): SpeedOptions {
   const v = parsed.values;
   const quick = v.quick ?? false;
   const base = quick ? QUICK : FULL;
-  const only = v.only === undefined ? [...MEASUREMENTS] : parseOnly(v.only);
+  const only = v.only === undefined ? [...DEFAULT_MEASUREMENTS] : parseOnly(v.only);
   const size = whole(v.size, 'size', 64, 2048) ?? 256;
   if (size % 64 !== 0) throw new UsageError(`--size must be a multiple of 64 (got ${size}).`);
   if (v.doc !== undefined && v['no-doc']) throw new UsageError('Give --doc FILE or --no-doc, not both.');
@@ -128,16 +131,21 @@ export function parseSpeedArgs(argv: readonly string[]): SpeedOptions {
 function parseOnly(text: string): Measurement[] {
   const picked = new Set<Measurement>();
   for (const part of text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-    if (!(MEASUREMENTS as readonly string[]).includes(part)) throw new UsageError(`--only takes letters from a to f, comma-separated (got "${part}").`);
+    if (!(MEASUREMENTS as readonly string[]).includes(part)) throw new UsageError(`--only takes letters from a to h, comma-separated (got "${part}").`);
     picked.add(part as Measurement);
   }
-  if (picked.size === 0) throw new UsageError('--only needs at least one of a, b, c, d, e, f.');
+  if (picked.size === 0) throw new UsageError('--only needs at least one of a, b, c, d, e, f, g, h.');
   return MEASUREMENTS.filter((m) => picked.has(m));
 }
 
 /** Whether any of the UNet measurements (a-d), which need --sd15, is selected. */
 export function needsUnet(o: Pick<SpeedOptions, 'only'>): boolean {
   return o.only.some((m) => m === 'a' || m === 'b' || m === 'c' || m === 'd');
+}
+
+/** The composition-method measurements selected (g, h). */
+export function methodMeasurements(o: Pick<SpeedOptions, 'only'>): ('g' | 'h')[] {
+  return o.only.filter((m): m is 'g' | 'h' => m === 'g' || m === 'h');
 }
 
 /** Whether e or f, which need a whole model folder, is selected. */

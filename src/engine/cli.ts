@@ -242,8 +242,11 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
   return runGenerate(request, o, io);
 }
 
-async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: CliIo): Promise<number> {
-  const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
+/**
+ * A signal the first Ctrl-C aborts (work stops after the current step); a second Ctrl-C quits at
+ * once. `release` removes the handler.
+ */
+function interruptOnSigint(io: CliIo): { signal: AbortSignal; release: () => void } {
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -253,10 +256,16 @@ async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: Cli
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  return { signal: abort.signal, release: () => process.off('SIGINT', onSigint) };
+}
+
+async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: CliIo): Promise<number> {
+  const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`) });
+  const { signal, release } = interruptOnSigint(io);
   let progressShown = false;
   try {
     const result = await engine.generate(request, {
-      signal: abort.signal,
+      signal,
       onProgress: io.progress
         ? (p) => {
             progressShown = true;
@@ -271,7 +280,7 @@ async function runGenerate(request: GenerateRequest, o: GenerateOptions, io: Cli
     return 0;
   } finally {
     if (progressShown) io.progress?.('');
-    process.off('SIGINT', onSigint);
+    release();
     await engine.close();
   }
 }
@@ -363,21 +372,13 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
     threshold,
     onNotice: (n) => io.err(`chord: warning: ${oneLine(n.message)}`),
   });
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT_CANCELLED);
-    io.progress?.('cancelling after this step... (Ctrl-C again to quit now)');
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = interruptOnSigint(io);
   try {
     if (!o.json) io.out(`${'name'.padEnd(16)} class       dH       ms  file`);
     for (const file of files) {
-      if (abort.signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
+      if (signal.aborted) throw new ChordError('CANCELLED', 'Profiling cancelled.');
       io.progress?.(`profiling ${file}...`);
-      const p = await profiler.profile(file, abort.signal, o.prompt);
+      const p = await profiler.profile(file, signal, o.prompt);
       io.progress?.('');
       if (o.json) {
         const radial = p.radial.map((v) => Math.round(v * 1e6) / 1e6);
@@ -391,12 +392,22 @@ async function loraProfile(files: string[], o: LoraProfileOptions, io: CliIo): P
     return 0;
   } finally {
     io.progress?.('');
-    process.off('SIGINT', onSigint);
+    release();
     await profiler.close();
   }
 }
 
-function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/**
+ * A command another part of Chord adds (e.g. `chord serve` from src/server, which the engine may
+ * not import): it registers itself on the program, runs through `run` so its exit code and errors
+ * are handled like every other command's.
+ */
+export type CliExtension = (
+  program: Command,
+  tools: { io: CliIo; run: (fn: () => Promise<number>) => Promise<void>; wholeNumber: (name: string, min: number) => (text: string) => number },
+) => void;
+
+function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: readonly CliExtension[]): Command {
   const program = new Command('chord')
     .description('Compose several LoRAs on a Stable Diffusion model, locally on ONNX Runtime.')
     .exitOverride()
@@ -490,15 +501,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--json', 'one JSON object per LoRA and line: {"file","name","dH","class","radial":[...],"ms",...}')
     .action((files: string[], o: LoraProfileOptions) => run(() => loraProfile(files, o, io)));
 
+  for (const extend of extensions) extend(program, { io, run, wholeNumber: wholeNumberOption });
+
   return program;
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo = processIo(), extensions: readonly CliExtension[] = []): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    extensions,
+  );
   try {
     if (argv.length === 0) {
       program.outputHelp();
@@ -523,6 +540,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
 }
 
 /** Entry point of bin/chord.js. */
-export async function main(): Promise<void> {
-  process.exitCode = await runCli(process.argv.slice(2));
+export async function main(extensions: readonly CliExtension[] = []): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), processIo(), extensions);
 }

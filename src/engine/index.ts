@@ -69,6 +69,22 @@ export {
   type StepReport,
   requestFromRecord,
 } from './host';
+export {
+  RestartingEngine,
+  forkEngineProcess,
+  runEngineLoop,
+  type EngineChannel,
+  type EngineSpawner,
+  type EnginePort,
+  type ForkEngineOptions,
+} from './host';
+export type { EngineMessage, HostMessage } from './host';
+
+// the app's services (Electron main, chord serve)
+export * as app from './jobs';
+
+// LoRA files
+export { inspectLora, type LoraInfo } from './lora/metadata';
 
 // images and tokens
 export { saveImage, readImageInfo, type ImageInfo, type ChordImageRecord } from './png';
@@ -78,4 +94,4 @@ export { loadTokenizer, tokenizePrompt, type Tokenizer } from './tokenizer';
 export { parseEmphasis, type PromptPiece } from './prompt/emphasis';
 export { extractLoraTags, type LoraTag } from './prompt/lora-tags';
 export { readEmbedding, type Embedding } from './embeddings/load';
-export { runCli } from './cli';
+export { runCli, main as runCliMain, type CliExtension, type CliIo } from './cli';

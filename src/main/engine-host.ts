@@ -1,73 +1,80 @@
 /**
- * The engine as seen from Electron main. The real engine will run in a `utilityProcess` (ONNX
- * Runtime blocks the thread it runs on); until it is wired in, this host answers what it can
- * without it (app info, bundled models) and refuses generation with a clear error.
+ * The engine as seen from Electron main: the app's services (library, queue, gallery) over an
+ * engine that runs in an Electron `utilityProcess` (ONNX Runtime blocks the thread it runs on, and
+ * a native crash in it must not take the window down). When that process dies, the running image
+ * fails with a clear error and the next one starts a fresh engine; the queue is left alone.
  */
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ApiError, type AppInfo, type JobEventListener, type ModelSummary } from '../shared/api';
+import { shell, utilityProcess } from 'electron';
+import { app as chordApp, chordCacheDir, RestartingEngine, type EngineChannel, type EngineMessage } from '../engine';
 import type { ApiHost } from '../shared/dispatch';
 
-export interface EngineHostOptions {
+export interface AppHostOptions {
   appVersion: string;
   /** Folder holding the bundled model folders (models/ in the app). */
   bundledModelsDir: string;
+  /** The app's data folder (Electron's userData): library, queue, gallery. */
+  dataDir: string;
+  /** The utility process entry (out/main/engine-process.js). */
+  engineEntry: string;
+  /** URLs of the custom image protocol. */
+  urls: { image: (name: string) => string; loraPreview: (id: string) => string };
 }
 
-export function createDisconnectedEngineHost(options: EngineHostOptions): ApiHost {
-  const listeners = new Set<JobEventListener>();
-  let providers: Promise<string[]> | undefined;
+export type AppHost = ApiHost & { readonly studio: InstanceType<typeof chordApp.Studio> };
 
-  return {
-    async getInfo(): Promise<AppInfo> {
-      providers ??= probeProviders();
-      return { version: options.appVersion, engine: { providers: await providers } };
-    },
-    listModels: () => findModelFolders(options.bundledModelsDir, true),
-    async generate() {
-      // an ApiError, not the engine's ChordError: main loads no engine code (docs/layering.md)
-      throw new ApiError({
-        code: 'ENGINE_UNAVAILABLE',
-        message: 'The image engine is not connected to the app yet, so nothing can be generated here.',
-        hint: 'Use the chord command line to generate images for now.',
-      });
-    },
-    // Nothing ever runs here, so there is nothing to stop.
-    async cancel() {},
-    onJobEvent(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+/** Starts the engine process lazily (on the first image) and again after it died. */
+function utilityProcessSpawner(entry: string, cacheDir: string): () => EngineChannel {
+  return () => {
+    const child = utilityProcess.fork(entry, [JSON.stringify({ cacheDir })], { serviceName: 'Chord engine', stdio: 'inherit' });
+    return {
+      post: (m) => child.postMessage(m),
+      onMessage: (handler) => child.on('message', (m: EngineMessage) => handler(m)),
+      onExit: (handler) => child.once('exit', (code) => handler(`exit code ${code}`)),
+      kill: () => {
+        child.kill();
+      },
+    };
   };
 }
+
+export async function createAppHost(options: AppHostOptions): Promise<AppHost> {
+  let studio: InstanceType<typeof chordApp.Studio> | undefined;
+  const engine = new RestartingEngine(utilityProcessSpawner(options.engineEntry, chordCacheDir()), {
+    onNotice: (n) => {
+      console.warn('[chord]', n.message);
+      studio?.notify(n);
+    },
+    onCrash: (reason) => console.error(`[chord] the engine process stopped (${reason}); it restarts with the next image`),
+  });
+  studio = new chordApp.Studio({
+    version: options.appVersion,
+    dataDir: options.dataDir,
+    bundledModelsDirs: [options.bundledModelsDir],
+    engine,
+    urls: options.urls,
+    providers: probeProviders,
+    reveal: async (file) => shell.showItemInFolder(file),
+    onWarning: (m) => console.warn('[chord]', m),
+  });
+  await studio.start();
+  return Object.assign(studio, { studio });
+}
+
+let providers: Promise<string[]> | undefined;
 
 /**
  * Execution providers ONNX Runtime ships ready to use on this machine. Providers it lists as not
  * bundled (CUDA, TensorRT on Linux) need a separate download that Chord skips, so they are left out.
  */
-async function probeProviders(): Promise<string[]> {
-  try {
-    const ort = await import('onnxruntime-node');
-    return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-  } catch {
-    // A missing or broken native module must not take the window down; the engine reports it.
-    return [];
-  }
-}
-
-/** Sub-folders of `dir` in the diffusers layout (they have a model_index.json). */
-export async function findModelFolders(dir: string, bundled: boolean): Promise<ModelSummary[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const models: ModelSummary[] = [];
-  for (const name of names.sort()) {
-    const folder = join(dir, name);
-    const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
-    if (entries.some((e) => e.name === 'model_index.json' && e.isFile())) models.push({ id: folder, name, bundled });
-  }
-  return models;
+function probeProviders(): Promise<string[]> {
+  providers ??= (async () => {
+    try {
+      const ort = await import('onnxruntime-node');
+      return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+    } catch {
+      // A missing or broken native module must not take the window down; the engine reports it.
+      return [];
+    }
+  })();
+  return providers;
 }

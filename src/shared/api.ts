@@ -17,29 +17,42 @@ import * as v from 'valibot';
 export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const;
 export type Sampler = (typeof SAMPLERS)[number];
 
-/** Bounds a request must respect. Wide on purpose: the engine rejects what its model cannot do. */
+/** Execution providers a request may ask for; `auto` picks the best one here. The engine's `PROVIDER_NAMES` plus auto (a test pins it). */
+export const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/** LoRA roles the composition methods know; `LoraCategory` in src/engine/png/record.ts. */
+export const LORA_CATEGORIES = ['character', 'clothing', 'style', 'background', 'object'] as const;
+export type LoraCategory = (typeof LORA_CATEGORIES)[number];
+
+/**
+ * Bounds a request must respect: the engine's own (src/engine/pipeline/settings.ts, host/engine.ts;
+ * a test pins them). The engine further checks what the chosen model can do (its size multiple).
+ */
 export const LIMITS = {
   promptChars: 20_000,
-  steps: { min: 1, max: 200 },
-  cfg: { min: 0, max: 30 },
-  /** Pixels; the VAE works in 8-pixel cells. */
-  size: { min: 64, max: 4096, multiple: 8 },
-  batchCount: { min: 1, max: 1000 },
+  steps: { min: 1, max: 1000 },
+  cfg: { min: 0, max: 100 },
+  /** Pixels; the VAE works in 8-pixel cells, a model may need a larger multiple. */
+  size: { min: 8, max: 4096, multiple: 8 },
+  batchCount: { min: 1, max: 10_000 },
   loraWeight: { min: -10, max: 10 },
   loras: 16,
   /** The engine's noise generator takes any whole number in [0, 2^53 - 1]. */
   seed: { min: 0, max: Number.MAX_SAFE_INTEGER },
 } as const;
 
-/** What a request gets for each field it leaves out. */
+/**
+ * What a request gets for each field it leaves out: the engine's defaults (a test pins them).
+ * Width and height have none here: left out, the engine uses the model's own size.
+ */
 export const DEFAULTS = {
-  negative: '',
-  steps: 25,
+  negativePrompt: '',
+  steps: 20,
   cfg: 7,
   sampler: 'euler_a' as Sampler,
-  width: 512,
-  height: 512,
   batchCount: 1,
+  method: 'merge',
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -75,14 +88,34 @@ function nonEmptyText(field: string) {
 }
 
 export const LoraChoiceSchema = v.strictObject({
-  /** A .safetensors file on the host's disk. */
+  /** A .safetensors file on the host's disk (a `LoraEntry.path`). */
   path: nonEmptyText('lora path'),
   weight: numberIn('lora weight', LIMITS.loraWeight.min, LIMITS.loraWeight.max),
 });
 
+/**
+ * One generation, in the engine's own field names (`GenerateRequest` in src/engine/host/engine.ts
+ * minus where the images go, which the host decides). A test checks that every validated request
+ * is a valid engine request.
+ */
+export const MethodChoiceSchema = v.strictObject(
+  {
+  /** A composition method's name from `AppInfo.engine.methods`. */
+  name: v.pipe(nonEmptyText('method'), v.maxLength(40, 'method name is too long')),
+  /** Its options by name (e.g. { tau: 5 } for switch); left out: the method's defaults. */
+  options: v.optional(
+    v.pipe(
+      v.record(v.string(), v.union([v.number(), v.boolean()], 'method options must be numbers or true/false'), 'method options must be an object'),
+      v.check((o) => Object.keys(o).length <= 20, 'too many method options'),
+    ),
+  ),
+  },
+  'method must be an object with a name (and options)',
+);
+
 export const GenerateRequestSchema = v.strictObject({
   prompt: text('prompt', LIMITS.promptChars),
-  negative: v.optional(text('negative prompt', LIMITS.promptChars), DEFAULTS.negative),
+  negativePrompt: v.optional(text('negative prompt', LIMITS.promptChars), DEFAULTS.negativePrompt),
   /** A `ModelSummary.id` from `listModels()`. */
   model: nonEmptyText('model'),
   loras: v.optional(
@@ -97,24 +130,72 @@ export const GenerateRequestSchema = v.strictObject({
   sampler: v.optional(v.picklist(SAMPLERS, `sampler must be one of ${SAMPLERS.join(', ')}`), DEFAULTS.sampler),
   /** Left out: the host picks one and reports it with each image. Image i of a batch uses seed + i. */
   seed: v.optional(wholeNumber('seed', LIMITS.seed.min, LIMITS.seed.max)),
-  width: v.optional(imageSide('width'), DEFAULTS.width),
-  height: v.optional(imageSide('height'), DEFAULTS.height),
+  /** Left out: the model's own size (`ModelSummary.width`/`height`). */
+  width: v.optional(imageSide('width')),
+  height: v.optional(imageSide('height')),
   batchCount: v.optional(
     wholeNumber('batchCount', LIMITS.batchCount.min, LIMITS.batchCount.max),
     DEFAULTS.batchCount,
   ),
+  /** How the LoRAs are combined; left out: merge. */
+  method: v.optional(MethodChoiceSchema, () => ({ name: DEFAULTS.method })),
+  /** The order the method takes the LoRAs in ('user', 'reverse', 'freq', 'category'); left out: the method's own. */
+  order: v.optional(v.pipe(text('order', 2000), v.nonEmpty('order is empty'))),
+  /** Where the UNet runs; a provider that cannot run here falls back to the CPU with a notice. */
+  provider: v.optional(v.picklist(PROVIDERS, `provider must be one of ${PROVIDERS.join(', ')}`), 'auto'),
 });
 
 export const JobIdSchema = nonEmptyText('job id');
+export const LoraIdSchema = nonEmptyText('LoRA id');
+/** A gallery file name: no folders, no dot files (the image route takes nothing else either). */
+export const ImageNameSchema = v.pipe(
+  v.string('image name must be text'),
+  v.regex(/^[\w-][\w.-]{0,200}\.png$/, 'image name must be a PNG file name in the gallery'),
+);
+export const ModelPathSchema = v.pipe(nonEmptyText('model folder'), v.maxLength(4096, 'model folder path is too long'));
+export const LoraPathsSchema = v.pipe(
+  v.array(nonEmptyText('file path'), 'files must be a list of paths'),
+  v.minLength(1, 'no files given'),
+  v.maxLength(1000, 'at most 1000 files at once'),
+);
+export const LoraPatchSchema = v.strictObject({
+  category: v.optional(v.nullable(v.picklist(LORA_CATEGORIES, `category must be one of ${LORA_CATEGORIES.join(', ')}`))),
+  triggerWords: v.optional(v.pipe(v.array(text('trigger word', 200), 'trigger words must be a list'), v.maxLength(50))),
+});
+export const QueueMoveSchema = v.picklist([-1, 1], 'a job moves by -1 (earlier) or 1 (later)');
+export const PngBytesSchema = v.pipe(
+  v.instance(Uint8Array, 'the image must be the bytes of a PNG file'),
+  v.check((bytes) => bytes.byteLength <= 64 * 1024 * 1024, 'the image is larger than 64 MB'),
+);
 
 export type LoraChoice = v.InferOutput<typeof LoraChoiceSchema>;
 /** What a caller sends: everything but `prompt` and `model` may be left out. */
 export type GenerateRequestInput = v.InferInput<typeof GenerateRequestSchema>;
 /** What the engine receives: validated, defaults filled in. */
 export type GenerateRequest = v.InferOutput<typeof GenerateRequestSchema>;
+export type LoraPatch = v.InferOutput<typeof LoraPatchSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Results and events
+
+export interface MethodOptionInfo {
+  name: string;
+  kind: 'int' | 'number' | 'boolean';
+  min?: number;
+  max?: number;
+  default: number | boolean;
+  description: string;
+}
+
+/** A composition method the engine offers (the stack's method selector). */
+export interface MethodInfo {
+  name: string;
+  label: string;
+  summary: string;
+  /** UNet passes per step for N LoRAs, for people ("1", "N") */
+  cost: string;
+  options: MethodOptionInfo[];
+}
 
 export interface AppInfo {
   /** The app's version (package.json). */
@@ -122,6 +203,7 @@ export interface AppInfo {
   engine: {
     /** ONNX Runtime execution providers usable on this machine, e.g. ["cpu", "webgpu"]. */
     providers: string[];
+    methods: MethodInfo[];
   };
 }
 
@@ -132,6 +214,78 @@ export interface ModelSummary {
   name: string;
   /** Shipped with the app (the demo model) rather than added by the user. */
   bundled: boolean;
+  /** The model's own image size, used when a request leaves width/height out. */
+  width: number;
+  height: number;
+}
+
+/** A LoRA in the library (a card). */
+export interface LoraEntry {
+  /** Stable id in the library. */
+  id: string;
+  /** The file on the host's disk; pass it in `GenerateRequest.loras`. */
+  path: string;
+  name: string;
+  /** 'sd1', 'sd2', 'sdxl', or the family its metadata names (e.g. 'glyph-sd-v1'); 'unknown' */
+  baseModel: string;
+  /** The most common rank; null when the file has no low-rank modules. */
+  rank: number | null;
+  triggerWords: string[];
+  category: LoraCategory | null;
+  /** sha256 of the file, to match the LoRAs an image record names. */
+  sha256: string;
+  /** URL of its preview image, or null. */
+  previewUrl: string | null;
+  /** The file is gone from where it was: shown, not usable. */
+  missing: boolean;
+}
+
+export interface LoraImport {
+  added: LoraEntry[];
+  /** Files that could not be read as LoRAs, each with the reason in one line. */
+  failed: { file: string; message: string }[];
+}
+
+/** Settings read back from an image (Chord's record, or A1111's infotext). */
+export interface ImageSettings {
+  prompt: string;
+  negativePrompt: string;
+  steps?: number;
+  cfg?: number;
+  sampler?: Sampler;
+  seed?: number;
+  width?: number;
+  height?: number;
+  /** LoRAs by name and weight; `path` when the library holds the same file. */
+  loras: { name: string; weight: number; path: string | null }[];
+  method?: string;
+  methodOptions?: Record<string, number | boolean>;
+  /** Where the settings came from. */
+  source: 'chord' | 'a1111';
+}
+
+export interface GalleryImage {
+  /** File name in the gallery folder; the id for `deleteImage`. */
+  name: string;
+  url: string;
+  width: number;
+  height: number;
+  /** ms since the epoch */
+  createdAt: number;
+  settings: ImageSettings | null;
+  /** Where the file is on the host's disk (for "reveal"). */
+  file: string;
+}
+
+export type JobState = 'queued' | 'running';
+
+export interface QueuedJob {
+  jobId: string;
+  request: GenerateRequest;
+  state: JobState;
+  /** Images of the batch already saved (a restarted job continues after them). */
+  imagesDone: number;
+  createdAt: number;
 }
 
 /** A generation accepted into the queue; its progress arrives as `JobEvent`s. */
@@ -143,8 +297,23 @@ export type JobPhase = 'loading' | 'denoising' | 'decoding';
 
 /** `image` is the 0-based index within the batch. */
 export type JobEvent =
-  | { type: 'progress'; jobId: string; image: number; phase: JobPhase; step: number; steps: number }
-  | { type: 'image'; jobId: string; image: number; seed: number; url: string }
+  | { type: 'queue'; jobs: QueuedJob[] }
+  | {
+      type: 'progress';
+      jobId: string;
+      image: number;
+      images: number;
+      phase: JobPhase;
+      step: number;
+      steps: number;
+      /** since this image started */
+      elapsedMs: number;
+      /** a data: URL of the denoising so far (small), when there is one */
+      preview?: string;
+    }
+  | { type: 'image'; jobId: string; image: number; item: GalleryImage }
+  /** Something the engine did differently from what was asked (e.g. ran on the CPU instead). */
+  | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
   | { type: 'failed'; jobId: string; error: ApiErrorData };
@@ -159,16 +328,57 @@ export type Unsubscribe = () => void;
 export interface ChordApi {
   getInfo(): Promise<AppInfo>;
   listModels(): Promise<ModelSummary[]>;
+  /** Adds a diffusers-ONNX model folder on the host's disk (validated; referenced, not copied). */
+  addModel(path: string): Promise<ModelSummary>;
+  /** Forgets a model folder the user added (bundled models stay). */
+  removeModel(id: string): Promise<void>;
+  listLoras(): Promise<LoraEntry[]>;
+  /** Adds LoRA files the host can read by path (Electron: files are referenced where they are). */
+  addLoras(paths: string[]): Promise<LoraImport>;
+  updateLora(id: string, patch: LoraPatch): Promise<LoraEntry>;
+  removeLora(id: string): Promise<void>;
   /** Validates and queues; resolves as soon as the job is accepted. */
   generate(request: GenerateRequestInput): Promise<JobTicket>;
   /** Stops a queued or running job; a finished or unknown job is left as it is. */
   cancel(jobId: string): Promise<void>;
+  listQueue(): Promise<QueuedJob[]>;
+  /** Moves a queued job one place earlier (-1) or later (1). */
+  moveJob(jobId: string, offset: -1 | 1): Promise<void>;
+  listGallery(): Promise<GalleryImage[]>;
+  deleteImage(name: string): Promise<void>;
+  /** Shows the image's file in the system's file manager (on the machine Chord runs on). */
+  revealImage(name: string): Promise<void>;
+  /** The settings stored in a PNG's bytes. */
+  imageSettings(png: Uint8Array): Promise<ImageSettings>;
   /** Events of every job, for as long as the listener is subscribed. */
   onJobEvent(listener: JobEventListener): Unsubscribe;
 }
 
+/** What a transport adds for files the user dropped (their paths, or an upload in a browser). */
+export interface DroppedFiles {
+  /** Adds dropped LoRA files to the library. */
+  addLoraFiles(files: File[]): Promise<LoraImport>;
+}
+
 /** The request/response methods; `onJobEvent` is a stream, carried separately. */
-export const API_METHODS = ['getInfo', 'listModels', 'generate', 'cancel'] as const;
+export const API_METHODS = [
+  'getInfo',
+  'listModels',
+  'addModel',
+  'removeModel',
+  'listLoras',
+  'addLoras',
+  'updateLora',
+  'removeLora',
+  'generate',
+  'cancel',
+  'listQueue',
+  'moveJob',
+  'listGallery',
+  'deleteImage',
+  'revealImage',
+  'imageSettings',
+] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 
 export type ApiResult<M extends ApiMethod> = Awaited<ReturnType<ChordApi[M]>>;
@@ -179,7 +389,9 @@ export type ApiResult<M extends ApiMethod> = Awaited<ReturnType<ChordApi[M]>>;
  */
 export type ChordBridge = {
   [M in ApiMethod]: (...args: Parameters<ChordApi[M]>) => Promise<Reply<WireValue<ApiResult<M>>>>;
-} & Pick<ChordApi, 'onJobEvent'>;
+} & Pick<ChordApi, 'onJobEvent'> & {
+    addLoraFiles(files: File[]): Promise<Reply<LoraImport>>;
+  };
 
 type WireValue<T> = T extends void ? null : T;
 
@@ -227,7 +439,8 @@ export function parseJobId(input: unknown): Reply<string> {
   return parseWith(JobIdSchema, input, 'Invalid job');
 }
 
-function parseWith<S extends v.GenericSchema>(
+/** Validates any argument with its schema; `what` starts the one-line message. */
+export function parseWith<S extends v.GenericSchema>(
   schema: S,
   input: unknown,
   what: string,

@@ -3,30 +3,38 @@
  * validates them, calls the engine host and answers with a `Reply`. Electron main and
  * `chord serve` both use it, so both validate and report errors the same way.
  */
+import * as v from 'valibot';
 import {
   ApiError,
+  ImageNameSchema,
+  LoraIdSchema,
+  LoraPatchSchema,
+  LoraPathsSchema,
+  ModelPathSchema,
   parseGenerateRequest,
   parseJobId,
+  parseWith,
+  PngBytesSchema,
+  QueueMoveSchema,
   type ApiErrorData,
   type ApiMethod,
-  type AppInfo,
+  type ChordApi,
   type ChordBridge,
   type GenerateRequest,
-  type JobEventListener,
   type JobTicket,
-  type ModelSummary,
+  type LoraImport,
   type Reply,
-  type Unsubscribe,
 } from './api';
 
-/** What hosts the engine: `ChordApi`, but `generate` receives a validated request. */
-export interface ApiHost {
-  getInfo(): Promise<AppInfo>;
-  listModels(): Promise<ModelSummary[]>;
+/**
+ * What hosts the engine: `ChordApi`, but `generate` receives a validated request, plus what only
+ * a browser needs (a dropped file arrives as bytes, stored in the app's data folder).
+ */
+export type ApiHost = Omit<ChordApi, 'generate'> & {
   generate(request: GenerateRequest): Promise<JobTicket>;
-  cancel(jobId: string): Promise<void>;
-  onJobEvent(listener: JobEventListener): Unsubscribe;
-}
+  /** Stores an uploaded LoRA file (streamed: LoRAs can be large) under the app's data folder and adds it to the library. */
+  importLora(fileName: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<LoraImport>;
+};
 
 /** One entry per API method; arguments arrive unchecked from the wire. */
 export type Dispatcher = { [M in ApiMethod]: (...args: unknown[]) => ReturnType<ChordBridge[M]> };
@@ -46,22 +54,46 @@ export function createDispatcher(host: ApiHost, options: DispatchOptions = {}): 
       return { ok: false, error: data };
     }
   };
+  const settleVoid = (work: () => Promise<void>): Promise<Reply<null>> =>
+    settle(async () => {
+      await work();
+      return null;
+    });
+  /** Validates one argument, then runs `work` with it. */
+  const check = <S extends v.GenericSchema, T>(schema: S, input: unknown, what: string, work: (value: v.InferOutput<S>) => Promise<Reply<T>>): Promise<Reply<T>> => {
+    const parsed = parseWith(schema, input, what);
+    return parsed.ok ? work(parsed.value) : Promise.resolve(parsed);
+  };
 
   return {
     getInfo: () => settle(() => host.getInfo()),
     listModels: () => settle(() => host.listModels()),
+    addModel: (path) => check(ModelPathSchema, path, 'Invalid model folder', (p) => settle(() => host.addModel(p))),
+    removeModel: (id) => check(ModelPathSchema, id, 'Invalid model', (i) => settleVoid(() => host.removeModel(i))),
+    listLoras: () => settle(() => host.listLoras()),
+    addLoras: (paths) => check(LoraPathsSchema, paths, 'Invalid LoRA files', (p) => settle(() => host.addLoras(p))),
+    updateLora: (id, patch) =>
+      check(LoraIdSchema, id, 'Invalid LoRA', (i) =>
+        check(LoraPatchSchema, patch, 'Invalid LoRA details', (p) => settle(() => host.updateLora(i, p))),
+      ),
+    removeLora: (id) => check(LoraIdSchema, id, 'Invalid LoRA', (i) => settleVoid(() => host.removeLora(i))),
     generate: async (request) => {
       const parsed = parseGenerateRequest(request);
       return parsed.ok ? settle(() => host.generate(parsed.value)) : parsed;
     },
     cancel: async (jobId) => {
       const parsed = parseJobId(jobId);
-      if (!parsed.ok) return parsed;
-      return settle(async () => {
-        await host.cancel(parsed.value);
-        return null;
-      });
+      return parsed.ok ? settleVoid(() => host.cancel(parsed.value)) : parsed;
     },
+    listQueue: () => settle(() => host.listQueue()),
+    moveJob: (jobId, offset) =>
+      check(v.pipe(v.string('job id must be text'), v.nonEmpty('job id is empty')), jobId, 'Invalid job', (id) =>
+        check(QueueMoveSchema, offset, 'Invalid move', (o) => settleVoid(() => host.moveJob(id, o))),
+      ),
+    listGallery: () => settle(() => host.listGallery()),
+    deleteImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.deleteImage(n))),
+    revealImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.revealImage(n))),
+    imageSettings: (png) => check(PngBytesSchema, png, 'Invalid image', (bytes) => settle(() => host.imageSettings(bytes))),
   };
 }
 

@@ -8,9 +8,25 @@ import { createDispatcher, toErrorData, type ApiHost } from '../../src/shared/di
 function recordingHost(overrides: Partial<ApiHost> = {}) {
   const generated: GenerateRequest[] = [];
   const cancelled: string[] = [];
+  const notHere = async (): Promise<never> => {
+    throw new Error('not in this test');
+  };
   const host: ApiHost = {
-    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'] } }),
-    listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true }],
+    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'], methods: [] } }),
+    listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
+    addModel: notHere,
+    removeModel: notHere,
+    listLoras: notHere,
+    addLoras: notHere,
+    updateLora: notHere,
+    removeLora: notHere,
+    listQueue: notHere,
+    moveJob: notHere,
+    listGallery: notHere,
+    deleteImage: notHere,
+    revealImage: notHere,
+    imageSettings: notHere,
+    importLora: notHere,
     generate: async (request) => {
       generated.push(request);
       return { jobId: 'job-1' };
@@ -32,16 +48,15 @@ describe('generate request validation', () => {
     expect(generated).toEqual([
       {
         prompt: 'a red cat',
-        negative: '',
+        negativePrompt: '',
         model: '/m/glyph-sd',
         loras: [],
         steps: DEFAULTS.steps,
         cfg: DEFAULTS.cfg,
         sampler: DEFAULTS.sampler,
-        seed: undefined,
-        width: 512,
-        height: 512,
         batchCount: 1,
+        method: { name: 'merge' },
+        provider: 'auto',
       },
     ]);
   });
@@ -50,7 +65,7 @@ describe('generate request validation', () => {
     const { host, generated } = recordingHost();
     const request = {
       prompt: 'two knights',
-      negative: 'blurry',
+      negativePrompt: 'blurry',
       model: '/m/glyph-sd',
       loras: [
         { path: '/l/knight.safetensors', weight: 0.8 },
@@ -63,6 +78,9 @@ describe('generate request validation', () => {
       width: 768,
       height: 512,
       batchCount: 4,
+      method: { name: 'switch', options: { tau: 3 } },
+      order: 'category',
+      provider: 'cpu',
     };
     const reply = await createDispatcher(host).generate(request);
     expect(reply.ok).toBe(true);
@@ -70,14 +88,17 @@ describe('generate request validation', () => {
   });
 
   it.each([
-    [{ steps: 0 }, 'steps must be a whole number from 1 to 200'],
-    [{ steps: 2.5 }, 'steps must be a whole number from 1 to 200'],
-    [{ steps: '25' }, 'steps must be a whole number from 1 to 200'],
+    [{ steps: 0 }, 'steps must be a whole number from 1 to 1000'],
+    [{ steps: 2.5 }, 'steps must be a whole number from 1 to 1000'],
+    [{ steps: '25' }, 'steps must be a whole number from 1 to 1000'],
     [{ width: 500 }, 'width must be a multiple of 8 pixels'],
     [{ sampler: 'heun' }, 'sampler must be one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm'],
     [{ loras: [{ path: '/l/a.safetensors', weight: 11 }] }, 'lora weight must be a number from -10 to 10'],
     [{ seed: -1 }, 'seed must be a whole number from 0 to 9007199254740991'],
     [{ cfgScale: 7 }, 'unknown setting "cfgScale"'],
+    [{ method: 'switch' }, 'method must be an object with a name (and options)'],
+    [{ method: { name: 'switch', options: { tau: 'x' } } }, 'method options must be numbers or true/false'],
+    [{ negative: 'x' }, 'unknown setting "negative"'],
     [{ model: '   ' }, 'model is empty'],
     [{ model: undefined }, 'model is missing'],
   ])('rejects %j', async (change, expected) => {
@@ -100,9 +121,9 @@ describe('generate request validation', () => {
   });
 
   it('counts further problems without listing them', async () => {
-    const reply = await createDispatcher(recordingHost().host).generate({ prompt: 'x', model: 'm', steps: 0, cfg: 99 });
+    const reply = await createDispatcher(recordingHost().host).generate({ prompt: 'x', model: 'm', steps: 0, cfg: 101 });
     expect(reply.ok || reply.error.message).toBe(
-      'Invalid generation settings: steps must be a whole number from 1 to 200 (and 1 more).',
+      'Invalid generation settings: steps must be a whole number from 1 to 1000 (and 1 more).',
     );
   });
 });
@@ -168,15 +189,33 @@ describe('dispatcher', () => {
 
   it('passes results through unchanged', async () => {
     const dispatcher = createDispatcher(recordingHost().host);
-    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'] } } });
+    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'], methods: [] } } });
     expect(await dispatcher.listModels()).toEqual({
       ok: true,
-      value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true }],
+      value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
     });
   });
 
   it('describes a thrown non-error', () => {
     expect(toErrorData('boom').message).toBe('Chord hit an unexpected problem: boom');
+  });
+});
+
+describe('the other methods validate their arguments too (IPC and HTTP share this)', () => {
+  it.each([
+    ['addLoras', ['not-a-list'], 'Invalid LoRA files: files must be a list of paths.'],
+    ['addLoras', [[]], 'Invalid LoRA files: no files given.'],
+    ['updateLora', ['id', { category: 'hero' }], 'Invalid LoRA details: category must be one of character, clothing, style, background, object.'],
+    ['updateLora', ['id', { rank: 4 }], 'Invalid LoRA details: unknown setting "rank".'],
+    ['moveJob', ['job-1', 5], 'Invalid move: a job moves by -1 (earlier) or 1 (later).'],
+    ['deleteImage', ['../queue.json'], 'Invalid image: image name must be a PNG file name in the gallery.'],
+    ['deleteImage', ['.hidden.png'], 'Invalid image: image name must be a PNG file name in the gallery.'],
+    ['imageSettings', ['iVBORw0KGgo='], 'Invalid image: the image must be the bytes of a PNG file.'],
+    ['addModel', [42], 'Invalid model folder: model folder must be text.'],
+  ] as const)('%s(%j) is refused before reaching the host', async (method, args, message) => {
+    const { host } = recordingHost();
+    const reply = await (createDispatcher(host)[method] as (...a: unknown[]) => Promise<{ ok: boolean; error?: { message: string } }>)(...args);
+    expect(reply).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT', message } });
   });
 });
 

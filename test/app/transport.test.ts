@@ -4,15 +4,35 @@ import { apiOverBridge, httpBridge } from '../../src/renderer/lib/transport';
 
 function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
   const never = (): Promise<never> => Promise.reject(new Error('not in this test'));
-  return { getInfo: never, listModels: never, generate: never, cancel: never, onJobEvent: () => () => {}, ...overrides };
+  return {
+    getInfo: never,
+    listModels: never,
+    addModel: never,
+    removeModel: never,
+    listLoras: never,
+    addLoras: never,
+    updateLora: never,
+    removeLora: never,
+    generate: never,
+    cancel: never,
+    listQueue: never,
+    moveJob: never,
+    listGallery: never,
+    deleteImage: never,
+    revealImage: never,
+    imageSettings: never,
+    addLoraFiles: never,
+    onJobEvent: () => () => {},
+    ...overrides,
+  };
 }
 
 describe('apiOverBridge', () => {
   it('unwraps a value', async () => {
     const api = apiOverBridge(
-      fakeBridge({ getInfo: async () => ({ ok: true, value: { version: '9', engine: { providers: ['cpu'] } } }) }),
+      fakeBridge({ getInfo: async () => ({ ok: true, value: { version: '9', engine: { providers: ['cpu'], methods: [] } } }) }),
     );
-    expect(await api.getInfo()).toEqual({ version: '9', engine: { providers: ['cpu'] } });
+    expect(await api.getInfo()).toEqual({ version: '9', engine: { providers: ['cpu'], methods: [] } });
   });
 
   it('rejects with an ApiError carrying code and hint', async () => {

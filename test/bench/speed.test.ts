@@ -62,7 +62,9 @@ describe('options', () => {
   });
 
   it('refuses bad values with a message naming the option', () => {
-    expect(() => parseSpeedArgs(['--only', 'a,g'])).toThrow(/--only takes letters from a to f/);
+    expect(() => parseSpeedArgs(['--only', 'a,i'])).toThrow(/--only takes letters from a to h/);
+    expect(parseSpeedArgs([]).only).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect(parseSpeedArgs(['--only', 'h,g']).only).toEqual(['g', 'h']);
     expect(() => parseSpeedArgs(['--reps', '0'])).toThrow(/--reps must be a whole number/);
     expect(() => parseSpeedArgs(['--size', '200'])).toThrow(/multiple of 64/);
     expect(() => parseSpeedArgs(['--frobnicate'])).toThrow(UsageError);

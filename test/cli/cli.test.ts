@@ -2,47 +2,23 @@
  * The `chord` command: in-process through runCli for argument handling, and as a real process
  * (bin/chord.js) for generation, exit codes, one-line errors and Ctrl-C.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseLoraSpec, runCli } from '../../src/engine/cli';
+import { parseLoraSpec } from '../../src/engine/cli';
 import { readImageInfo } from '../../src/engine/png/image';
 import { writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
 import { withSafetensors } from '../../src/engine/safetensors/reader';
 import { makeTmpDir, SD15_LAYOUT, testModelDir } from '../pipeline/helpers';
+import { cli, chordProcess } from './helpers';
 
 const MODEL = testModelDir();
 const tmp = makeTmpDir('chord-cli-');
 afterAll(() => tmp.cleanup());
 
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
-
-interface ProcessResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs bin/chord.js; `onStart` gets the child (e.g. to send it a signal). */
-function chord(args: string[], onStart?: (kill: (signal: NodeJS.Signals) => void) => void): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/chord.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHORD_CACHE_DIR: join(tmp.dir, 'cache'), CHORD_DEBUG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onStart?.((signal) => child.kill(signal));
-  });
-}
+const chord = (args: string[], onStart?: (kill: (signal: NodeJS.Signals) => void) => void) => chordProcess(tmp.dir, args, onStart);
 
 const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
 

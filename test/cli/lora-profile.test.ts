@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/engine/cli';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
+import { cli } from './helpers';
 
 const MODEL = testModelDir();
 const LORAS = join(MODEL, 'loras');
@@ -20,13 +20,6 @@ afterAll(() => {
   else process.env.CHORD_CACHE_DIR = savedCacheDir;
   tmp.cleanup();
 });
-
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
 
 const quick = ['--model', MODEL, '--steps', '2', '--seeds', '1'];
 

@@ -3,10 +3,10 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/engine/cli';
 import { encodeText, insertChunks } from '../../src/engine/png/chunks';
 import { writeSafetensors } from '../../src/engine/safetensors';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
+import { cli } from './helpers';
 
 const MODEL = testModelDir();
 const tmp = makeTmpDir('chord-cli-prompt-');
@@ -14,13 +14,6 @@ afterAll(() => tmp.cleanup());
 const embeddings = join(tmp.dir, 'embeddings');
 mkdirSync(embeddings);
 copyFileSync(join(__dirname, '..', 'fixtures', 'embeddings', 'glyphzorb.pt'), join(embeddings, 'glyphzorb.pt'));
-
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
 
 describe('chord prompt options', () => {
   it('tokenize --embedding-dir shows an embedding name as its placeholder id (after the 250-token vocabulary)', async () => {

@@ -17,3 +17,5 @@ export { requestFromRecord, findRecordedLora } from './remake';
 export { resolveOrder, type Ordering } from './ordering';
 export { EngineWorker, startEngineWorker, type EngineWorkerOptions } from './client';
 export type { EngineMessage, HostMessage, SerializedError } from './protocol';
+export { RestartingEngine, forkEngineProcess, type EngineChannel, type EngineSpawner, type ForkEngineOptions, type RestartingEngineOptions } from './process';
+export { runEngineLoop, type EnginePort } from './loop';

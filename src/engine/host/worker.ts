@@ -4,8 +4,8 @@
  */
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Engine, type EngineOptions } from './engine';
-import { type EngineMessage, type HostMessage, serializeError } from './protocol';
+import type { EngineOptions } from './engine';
+import { runEngineLoop } from './loop';
 
 /** Linux nice value of the engine thread and its ONNX Runtime threads (0 normal, 19 lowest). */
 const ENGINE_NICE = 5;
@@ -24,35 +24,12 @@ if (process.platform === 'linux') {
   }
 }
 const port = parentPort;
-const send = (m: EngineMessage) => port.postMessage(m);
-const options = ((workerData as { engineOptions?: Omit<EngineOptions, 'onNotice'> } | null)?.engineOptions ?? {}) as EngineOptions;
-const engine = new Engine({ ...options, onNotice: (notice) => send({ type: 'notice', notice }) });
-const jobs = new Map<number, AbortController>();
-
-port.on('message', (m: HostMessage) => {
-  switch (m.type) {
-    case 'generate': {
-      const abort = new AbortController();
-      jobs.set(m.id, abort);
-      engine
-        .generate(m.request, { signal: abort.signal, onProgress: (progress) => send({ type: 'progress', id: m.id, progress }) })
-        .then(
-          (result) => send({ type: 'result', id: m.id, result }),
-          (e: unknown) => send({ type: 'error', id: m.id, error: serializeError(e) }),
-        )
-        .finally(() => jobs.delete(m.id));
-      break;
-    }
-    case 'cancel':
-      jobs.get(m.id)?.abort();
-      break;
-    case 'close':
-      for (const j of jobs.values()) j.abort();
-      void engine.release().finally(() => {
-        send({ type: 'closed' });
-        port.close();
-      });
-      break;
-  }
-});
-send({ type: 'ready' });
+const options = ((workerData as { engineOptions?: Omit<EngineOptions, 'onNotice'> } | null)?.engineOptions ?? {});
+runEngineLoop(
+  {
+    send: (m) => port.postMessage(m),
+    onMessage: (handler) => port.on('message', handler),
+    close: () => port.close(),
+  },
+  options,
+);

@@ -1,90 +1,188 @@
 /**
- * The window's state and what the user can do with it. Components read it and call its methods;
- * it talks to the engine only through the `ChordApi` it is given.
+ * The window's state and what the user can do with it. Components read the stores and call the
+ * session's methods; it talks to the engine only through the API client it is given.
  */
-import { ApiError, type AppInfo, type ChordApi, type JobEvent, type ModelSummary } from '../../shared/api';
-
-export interface GalleryImage {
-  jobId: string;
-  image: number;
-  seed: number;
-  url: string;
-}
-
-const FINISHED = { done: 'Done.', cancelled: 'Cancelled.' } as const;
+import type { AppInfo, GalleryImage, ModelSummary } from '../../shared/api';
+import { describeError } from './describe';
+import { restoreWorkspace } from './remember';
+import { JobsStore } from './jobs.svelte';
+import { LibraryStore } from './library.svelte';
+import { SettingsStore } from './settings.svelte';
+import { StackStore } from './stack.svelte';
+import type { ChordClient } from './transport';
 
 export class ChordSession {
   info = $state<AppInfo | undefined>();
   models = $state<ModelSummary[]>([]);
-  prompt = $state('');
-  images = $state<GalleryImage[]>([]);
   /** One line about what is happening now, or what went wrong. */
   status = $state('Connecting…');
-  runningJob = $state<string | undefined>();
+  /** The engine's last notice (e.g. it ran on the CPU instead of the chosen provider). */
+  notice = $state<string | undefined>();
+  /** Everything is loaded (the workspace is saved from then on). */
+  ready = $state(false);
 
-  readonly #api: ChordApi;
+  readonly library: LibraryStore;
+  readonly stack = new StackStore();
+  readonly settings = new SettingsStore();
+  readonly jobs = new JobsStore();
 
-  constructor(api: ChordApi) {
+  readonly #api: ChordClient;
+
+  constructor(api: ChordClient) {
     this.#api = api;
+    this.library = new LibraryStore(api);
   }
 
   async start(): Promise<void> {
-    this.#api.onJobEvent((event) => this.#onJobEvent(event));
+    this.#api.onJobEvent((event) => {
+      if (event.type === 'notice') {
+        this.notice = event.message;
+        return;
+      }
+      const line = this.jobs.onEvent(event);
+      if (line) this.status = line;
+    });
     try {
       this.info = await this.#api.getInfo();
       this.models = await this.#api.listModels();
+      const first = this.models[0];
+      if (first) this.settings.useModel(first);
+      await this.library.refresh();
+      this.jobs.queue = await this.#api.listQueue();
+      this.jobs.gallery = await this.#api.listGallery();
+      restoreWorkspace(this);
+      this.ready = true;
       this.status = this.models.length > 0 ? 'Ready.' : 'No model found yet: add a model folder to generate.';
     } catch (error) {
-      this.status = describe(error);
+      this.status = describeError(error);
     }
+  }
+
+  /** Adds a model folder on the host by its path; true when it was added. */
+  async addModel(path: string): Promise<boolean> {
+    try {
+      const model = await this.#api.addModel(path.trim());
+      this.models = await this.#api.listModels();
+      this.settings.useModel(model);
+      this.status = `Model ${model.name} added (${model.width}×${model.height}).`;
+      return true;
+    } catch (error) {
+      this.status = describeError(error);
+      return false;
+    }
+  }
+
+  chooseModel(id: string): void {
+    const model = this.models.find((m) => m.id === id);
+    if (model) this.settings.useModel(model);
   }
 
   async generate(): Promise<void> {
-    const model = this.models[0];
-    if (!model) {
+    if (!this.settings.modelId) {
       this.status = 'No model found yet: add a model folder to generate.';
       return;
     }
+    const loras = this.stack.items.map((i) => ({ path: i.lora.path, weight: i.weight }));
+    // the batch grid: prompts x methods, each job a batch of seeds
+    const prompts = this.settings.prompts();
+    const methods = $state.snapshot(this.stack.methods());
+    let queued = 0;
     try {
-      const { jobId } = await this.#api.generate({ prompt: this.prompt, model: model.id });
-      this.runningJob = jobId;
-      this.status = 'Queued…';
+      for (const prompt of prompts) {
+        for (const method of methods) {
+          await this.#api.generate({ ...this.settings.request(loras), prompt, method });
+          queued++;
+        }
+      }
+      this.settings.afterQueued();
+      this.jobs.lastError = undefined;
+      this.status = queued > 1 ? `Queued ${queued} jobs.` : this.jobs.queue.length > 0 ? 'Queued.' : 'Starting…';
     } catch (error) {
-      this.status = describe(error);
+      this.jobs.lastError = queued > 0 ? `${describeError(error)} (${queued} job${queued === 1 ? ' was' : 's were'} queued before that)` : describeError(error);
+      this.status = this.jobs.lastError;
     }
   }
 
-  async cancel(): Promise<void> {
-    if (!this.runningJob) return;
+  /** Cancels the running job (Esc), or a queued one by id. */
+  async cancel(jobId = this.jobs.running?.jobId): Promise<void> {
+    if (!jobId) return;
+    this.jobs.cancelling = [...this.jobs.cancelling, jobId];
+    await this.#try(() => this.#api.cancel(jobId));
+  }
+
+  moveJob(jobId: string, offset: -1 | 1): Promise<void> {
+    return this.#try(() => this.#api.moveJob(jobId, offset));
+  }
+
+  async deleteImage(image: GalleryImage): Promise<void> {
+    await this.#try(async () => {
+      await this.#api.deleteImage(image.name);
+      this.jobs.gallery = this.jobs.gallery.filter((g) => g.name !== image.name);
+      this.status = `Deleted ${image.name}.`;
+    });
+  }
+
+  revealImage(image: GalleryImage): Promise<void> {
+    return this.#try(() => this.#api.revealImage(image.name));
+  }
+
+  /** Every setting of a gallery image back in the form, its LoRAs in the stack. */
+  reuse(image: GalleryImage): void {
+    if (!image.settings) {
+      this.status = `${image.name} holds no settings to reuse.`;
+      return;
+    }
+    this.#applySettings(image.settings, `Settings of ${image.name} restored.`);
+  }
+
+  async addLoraFiles(files: File[]): Promise<void> {
+    this.status = `Adding ${files.length} file${files.length === 1 ? '' : 's'}…`;
+    this.status = await this.library.addFiles(files);
+    this.stack.sync(this.library.loras);
+  }
+
+  /** Settings from a dropped PNG (Chord's or A1111's). */
+  async restoreFromPng(file: File): Promise<void> {
+    await this.#try(async () => {
+      const settings = await this.#api.imageSettings(new Uint8Array(await file.arrayBuffer()));
+      this.#applySettings(settings, `Settings restored from ${file.name}.`);
+    });
+  }
+
+  async removeLora(id: string): Promise<void> {
+    await this.#try(async () => {
+      await this.library.remove(id);
+      this.stack.remove(id);
+    });
+  }
+
+  insertTriggerWords(): void {
+    const words = this.stack.missingTriggerWords(this.settings.prompt);
+    if (words.length === 0) return;
+    const prompt = this.settings.prompt.trim();
+    this.settings.prompt = prompt ? `${prompt}, ${words.join(', ')}` : words.join(', ');
+  }
+
+  #applySettings(settings: NonNullable<GalleryImage['settings']>, done: string): void {
+    this.settings.apply(settings);
+    if (settings.method && this.info?.engine.methods.some((m) => m.name === settings.method)) {
+      this.stack.chooseMethod(settings.method, settings.methodOptions);
+    }
+    this.stack.items = [];
+    const unknown: string[] = [];
+    for (const l of settings.loras) {
+      const entry = l.path ? this.library.byPath(l.path) : undefined;
+      if (entry) this.stack.add(entry, this.stack.items.length, l.weight);
+      else unknown.push(l.name);
+    }
+    this.status = unknown.length > 0 ? `${done} Not in the library: ${unknown.join(', ')}; add those files to use them.` : done;
+  }
+
+  async #try(work: () => Promise<void>): Promise<void> {
     try {
-      await this.#api.cancel(this.runningJob);
+      await work();
     } catch (error) {
-      this.status = describe(error);
+      this.status = describeError(error);
     }
   }
-
-  #onJobEvent(event: JobEvent): void {
-    switch (event.type) {
-      case 'progress':
-        this.status =
-          event.phase === 'denoising'
-            ? `Image ${event.image + 1}: step ${event.step} of ${event.steps}`
-            : `Image ${event.image + 1}: ${event.phase}…`;
-        break;
-      case 'image':
-        this.images.unshift({ jobId: event.jobId, image: event.image, seed: event.seed, url: event.url });
-        break;
-      case 'done':
-      case 'cancelled':
-      case 'failed':
-        if (this.runningJob === event.jobId) this.runningJob = undefined;
-        this.status = event.type === 'failed' ? new ApiError(event.error).userText() : FINISHED[event.type];
-        break;
-    }
-  }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof ApiError) return error.userText();
-  return error instanceof Error ? error.message : String(error);
 }

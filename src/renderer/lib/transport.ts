@@ -11,11 +11,13 @@ import {
   type ApiMethod,
   type ChordApi,
   type ChordBridge,
+  type DroppedFiles,
   type JobEvent,
   type JobEventListener,
+  type LoraImport,
   type Reply,
 } from '../../shared/api';
-import { HTTP_EVENTS_PATH, httpPathOf } from '../../shared/channels';
+import { HTTP_EVENTS_PATH, HTTP_LORA_UPLOAD_PATH, httpPathOf } from '../../shared/channels';
 
 declare global {
   interface Window {
@@ -24,19 +26,36 @@ declare global {
   }
 }
 
-export function connect(): ChordApi {
+/** The API as the UI uses it: the calls, plus adding files the user dropped. */
+export type ChordClient = ChordApi & DroppedFiles;
+
+export function connect(): ChordClient {
   return apiOverBridge(window.chord ?? httpBridge(window.location.origin));
 }
 
 /** Unwraps replies into values or `ApiError`s; a transport failure becomes an `ApiError` too. */
-export function apiOverBridge(bridge: ChordBridge): ChordApi {
+export function apiOverBridge(bridge: ChordBridge): ChordClient {
+  const nothing = async (send: () => Promise<Reply<null>>): Promise<void> => {
+    await call(send);
+  };
   return {
     getInfo: () => call(() => bridge.getInfo()),
     listModels: () => call(() => bridge.listModels()),
+    addModel: (path) => call(() => bridge.addModel(path)),
+    removeModel: (id) => nothing(() => bridge.removeModel(id)),
+    listLoras: () => call(() => bridge.listLoras()),
+    addLoras: (paths) => call(() => bridge.addLoras(paths)),
+    updateLora: (id, patch) => call(() => bridge.updateLora(id, patch)),
+    removeLora: (id) => nothing(() => bridge.removeLora(id)),
     generate: (request) => call(() => bridge.generate(request)),
-    cancel: async (jobId) => {
-      await call(() => bridge.cancel(jobId));
-    },
+    cancel: (jobId) => nothing(() => bridge.cancel(jobId)),
+    listQueue: () => call(() => bridge.listQueue()),
+    moveJob: (jobId, offset) => nothing(() => bridge.moveJob(jobId, offset)),
+    listGallery: () => call(() => bridge.listGallery()),
+    deleteImage: (name) => nothing(() => bridge.deleteImage(name)),
+    revealImage: (name) => nothing(() => bridge.revealImage(name)),
+    imageSettings: (png) => call(() => bridge.imageSettings(png)),
+    addLoraFiles: (files) => call(() => bridge.addLoraFiles(files)),
     onJobEvent: (listener) => bridge.onJobEvent(listener),
   };
 }
@@ -67,23 +86,48 @@ const EVENTS_RETRY_MS = 2000;
 
 export function httpBridge(origin: string): ChordBridge {
   type ReplyOf<M extends ApiMethod> = Awaited<ReturnType<ChordBridge[M]>>;
-  const post = async <M extends ApiMethod>(method: M, args: unknown[]): Promise<ReplyOf<M>> => {
-    const response = await fetch(new URL(httpPathOf(method), origin), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(args),
-    });
-    const body: unknown = await response.json().catch(() => undefined);
-    if (!isReply(body)) throw new Error(`HTTP ${response.status} from ${httpPathOf(method)}`);
-    // The server answers with the Reply its dispatcher made for this method.
-    return body as ReplyOf<M>;
+  const send = async <T>(path: string, body: BodyInit, contentType: string): Promise<T> => {
+    const response = await fetch(new URL(path, origin), { method: 'POST', headers: { 'content-type': contentType }, body });
+    const reply: unknown = await response.json().catch(() => undefined);
+    if (!isReply(reply)) throw new Error(`HTTP ${response.status} from ${path}`);
+    // The server answers with the Reply its dispatcher made for this call.
+    return reply as T;
   };
+  const post = <M extends ApiMethod>(method: M, args: unknown[]): Promise<ReplyOf<M>> =>
+    send(httpPathOf(method), JSON.stringify(args), 'application/json');
 
   return {
     getInfo: () => post('getInfo', []),
     listModels: () => post('listModels', []),
+    addModel: (path) => post('addModel', [path]),
+    removeModel: (id) => post('removeModel', [id]),
+    listLoras: () => post('listLoras', []),
+    addLoras: (paths) => post('addLoras', [paths]),
+    updateLora: (id, patch) => post('updateLora', [id, patch]),
+    removeLora: (id) => post('removeLora', [id]),
     generate: (request) => post('generate', [request]),
     cancel: (jobId) => post('cancel', [jobId]),
+    listQueue: () => post('listQueue', []),
+    moveJob: (jobId, offset) => post('moveJob', [jobId, offset]),
+    listGallery: () => post('listGallery', []),
+    deleteImage: (name) => post('deleteImage', [name]),
+    revealImage: (name) => post('revealImage', [name]),
+    // bytes travel as the body, not as JSON
+    imageSettings: (png) => send(httpPathOf('imageSettings'), new Blob([png as Uint8Array<ArrayBuffer>]), 'application/octet-stream'),
+    // A browser has no paths for dropped files: each is uploaded and kept in the app's data folder.
+    addLoraFiles: async (files) => {
+      const result: LoraImport = { added: [], failed: [] };
+      // previews first, so the LoRA they belong to finds them beside it
+      const isImage = (f: File) => /\.(png|jpe?g|webp)$/i.test(f.name);
+      for (const file of [...files.filter(isImage), ...files.filter((f) => !isImage(f))]) {
+        const path = `${HTTP_LORA_UPLOAD_PATH}?name=${encodeURIComponent(file.name)}`;
+        const reply = await send<Reply<LoraImport>>(path, file, 'application/octet-stream');
+        if (!reply.ok) return reply;
+        result.added.push(...reply.value.added);
+        result.failed.push(...reply.value.failed);
+      }
+      return { ok: true, value: result };
+    },
     onJobEvent: jobEventStream(origin),
   };
 }

@@ -1,0 +1,139 @@
+/**
+ * What the app (Electron main, `chord serve`) shows and is asked for: the LoRA library, the queue,
+ * the gallery. These mirror the API contract in src/shared/api.ts field for field (the engine
+ * imports nothing outside itself); a type test fails if the two drift apart.
+ */
+import type { LoraCategory } from '../png/record';
+
+export type { LoraCategory };
+
+export type AppSampler = 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lcm';
+
+/** A validated request from the app: the engine's GenerateRequest minus where images go. */
+export interface AppGenerateRequest {
+  prompt: string;
+  negativePrompt: string;
+  model: string;
+  loras: { path: string; weight: number }[];
+  steps: number;
+  cfg: number;
+  sampler: AppSampler;
+  seed?: number;
+  width?: number;
+  height?: number;
+  batchCount: number;
+  method: { name: string; options?: Record<string, number | boolean> };
+  order?: string;
+  provider: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+}
+
+export interface MethodOptionInfo {
+  name: string;
+  kind: 'int' | 'number' | 'boolean';
+  min?: number;
+  max?: number;
+  default: number | boolean;
+  description: string;
+}
+
+export interface MethodInfo {
+  name: string;
+  label: string;
+  summary: string;
+  cost: string;
+  options: MethodOptionInfo[];
+}
+
+export interface AppInfo {
+  version: string;
+  engine: { providers: string[]; methods: MethodInfo[] };
+}
+
+export interface ModelSummary {
+  id: string;
+  name: string;
+  bundled: boolean;
+  width: number;
+  height: number;
+}
+
+export interface LoraEntry {
+  id: string;
+  path: string;
+  name: string;
+  baseModel: string;
+  rank: number | null;
+  triggerWords: string[];
+  category: LoraCategory | null;
+  sha256: string;
+  previewUrl: string | null;
+  missing: boolean;
+}
+
+export interface LoraImport {
+  added: LoraEntry[];
+  failed: { file: string; message: string }[];
+}
+
+export interface LoraPatch {
+  category?: LoraCategory | null;
+  triggerWords?: string[];
+}
+
+export interface ImageSettings {
+  prompt: string;
+  negativePrompt: string;
+  steps?: number;
+  cfg?: number;
+  sampler?: AppSampler;
+  seed?: number;
+  width?: number;
+  height?: number;
+  loras: { name: string; weight: number; path: string | null }[];
+  method?: string;
+  methodOptions?: Record<string, number | boolean>;
+  source: 'chord' | 'a1111';
+}
+
+export interface GalleryImage {
+  name: string;
+  url: string;
+  width: number;
+  height: number;
+  createdAt: number;
+  settings: ImageSettings | null;
+  file: string;
+}
+
+export interface QueuedJob {
+  jobId: string;
+  request: AppGenerateRequest;
+  state: 'queued' | 'running';
+  imagesDone: number;
+  createdAt: number;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export type JobEvent =
+  | { type: 'queue'; jobs: QueuedJob[] }
+  | {
+      type: 'progress';
+      jobId: string;
+      image: number;
+      images: number;
+      phase: 'loading' | 'denoising' | 'decoding';
+      step: number;
+      steps: number;
+      elapsedMs: number;
+      preview?: string;
+    }
+  | { type: 'image'; jobId: string; image: number; item: GalleryImage }
+  | { type: 'notice'; code: string; message: string }
+  | { type: 'done'; jobId: string }
+  | { type: 'cancelled'; jobId: string }
+  | { type: 'failed'; jobId: string; error: JobError };
