@@ -2,39 +2,21 @@
  * `chord generate --region/--regions`: parsing, one-line errors, the JSON summary and record, and
  * remaking a regional image from its record bit for bit.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/engine/cli';
 import { parseRegionSpec, readRegionsFile } from '../../src/engine/host/regions';
 import { readImageInfo } from '../../src/engine/png/image';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
+import { chordProcess, cli } from './helpers';
 
 const MODEL = testModelDir();
 const tmp = makeTmpDir('chord-cli-regional-');
 afterAll(() => tmp.cleanup());
 const lora = (name: string) => join(MODEL, 'loras', `${name}.safetensors`);
 
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
-
-function chord(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/chord.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHORD_CACHE_DIR: join(tmp.dir, 'cache'), CHORD_DEBUG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const chord = (args: string[]) => chordProcess(tmp.dir, args);
 
 const pixels = async (file: string) => (await sharp(file).raw().toBuffer()).toString('base64');
 
