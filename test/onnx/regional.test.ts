@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from 'onnxruntime-node';
@@ -148,4 +147,3 @@ describe('regional attention rewrite', () => {
     expect(row).toBeCloseTo(1, 4);
   });
 });
-void path;
