@@ -10,7 +10,7 @@
  *                                  [--embedded-ns 2,3,4,5] [--seeds 3] [--rank 16] [--no-doc]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chordCacheDir, openModel, type Model } from '../src/engine';
 import { derivedGraph } from '../src/engine/model/derived-graphs';
@@ -224,7 +224,8 @@ export async function runMethodsBench(options: MethodsBenchOptions): Promise<str
     parts.push(await sd15());
   }
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
-  const section = ['<!-- methods:begin -->', `Made by \`${O.command}\` (${minutes} min).`, '', ...parts.flatMap((p) => [p, '']), '<!-- methods:end -->'].join('\n');
+  const load = `load average ${loadavg().map((x) => x.toFixed(1)).join(', ')} at the end`;
+  const section = ['<!-- methods:begin -->', `Made by \`${O.command}\` (${minutes} min, ${cpus().length} cores, ${load}).`, '', ...parts.flatMap((p) => [p, '']), '<!-- methods:end -->'].join('\n');
   if (O.doc) {
     const doc = readFileSync(O.doc, 'utf8');
     const re = /<!-- methods:begin -->[\s\S]*<!-- methods:end -->/;
