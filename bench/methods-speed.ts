@@ -65,18 +65,22 @@ const ms = (x: number) => `${x.toFixed(0)} ms`;
 async function embedded(): Promise<string> {
   const model = await openModel(MODEL(), { cacheDir: chordCacheDir() });
   const rows: string[] = [];
+  const ratios: string[] = [];
   try {
     for (const n of O.embeddedNs) {
       const set = sample(n, 1);
       // CMLoRA's H/L split as the paper's categories would give it: the background is L
       const variants = VARIANTS.map((v) => (v.method === 'cmlora' ? { ...v, order: 'freq' } : v));
       const results = await runQuality(model, set, { modelDir: MODEL(), steps: 20, sampler: 'ddim', cfg: 5, seeds: O.seeds, variants });
+      const perImage = new Map<string, number>();
       for (const v of variants) {
         const rs = results.filter((r) => r.variant === v.label);
+        perImage.set(v.label, median(rs.map((r) => r.ms)));
         const row = `| ${n} | ${v.label} | ${ms(median(rs.map((r) => r.ms)))} | ${(rs[0].full / 20).toFixed(2)} + ${(rs[0].shallow / 20).toFixed(2)} |`;
         rows.push(row);
         log(row);
       }
+      ratios.push(`- N = ${n}: CMLoRA / Composite (fastest form) = ${cmloraRatio(perImage).toFixed(3)}`);
     }
   } finally {
     await model.release();
@@ -87,7 +91,17 @@ async function embedded(): Promise<string> {
     '| N | method | wall time per image (median) | UNet passes per step (full + shallow) |',
     '|---|---|---|---|',
     ...rows,
+    '',
+    ...ratios,
+    '',
+    'On a UNet this small a shallow pass saves less (about half a full pass) and the fixed cost of each call weighs more, so the ratio is far from the SD 1.5-sized one below.',
   ].join('\n');
+}
+
+/** CMLoRA's time over Composite's in its faster form (batched or one call per LoRA). */
+function cmloraRatio(times: ReadonlyMap<string, number>): number {
+  const fastest = Math.min(times.get('composite, batched') ?? Infinity, times.get('composite, one call per LoRA') ?? Infinity);
+  return (times.get('cmlora') ?? Number.NaN) / fastest;
 }
 
 /** A model folder around the SD 1.5-sized UNet: the demo model's other parts, never run. */
@@ -166,11 +180,10 @@ async function sd15(): Promise<string> {
         rows.push(row);
         log(row);
       }
-      const fastest = Math.min(results.get('composite, batched')?.msPerStep ?? Infinity, results.get('composite, one call per LoRA')?.msPerStep ?? Infinity);
-      const c = results.get('cmlora')?.msPerStep ?? NaN;
+      const c = cmloraRatio(new Map([...results].map(([k, r]) => [k, r.msPerStep])));
       const target = n === 3 ? 0.55 : n === 5 ? 0.5 : undefined;
-      const verdict = target === undefined ? '' : c / fastest <= target ? ` (target ≤ ${target}: pass)` : ` (target ≤ ${target}: FAIL)`;
-      lines.push(`- N = ${n}: CMLoRA / Composite (fastest form) = ${(c / fastest).toFixed(3)}${verdict}`);
+      const verdict = target === undefined ? '' : c <= target ? ` (target ≤ ${target}: pass)` : ` (target ≤ ${target}: FAIL)`;
+      lines.push(`- N = ${n}: CMLoRA / Composite (fastest form) = ${c.toFixed(3)}${verdict}`);
     }
     return [
       `SD 1.5-sized UNet (random weights, ${SD15()}), ${O.size} x ${O.size}, CPU, ${O.unetSteps} steps per method, ${O.rank}-rank kohya LoRAs on the attention layers; times per denoising step (all UNet calls of the method), averaged over the steps:`,
