@@ -10,12 +10,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { chordCacheDir, openModel } from '../src/engine';
 import { cliOption as opt } from './cli-options';
 import type { RgbImage } from './detectors/image';
 import type { ConceptName } from './detectors/world';
 import { DEFAULT_VARIANTS, regionalMarkdown, runRegional, scenes, summariseRegional, type Layout, type RegionalVariant } from './regional/run';
+import { writeGrid } from './grid';
 
 const MODEL = opt('model', 'models/glyph-sd');
 const SEEDS = Array.from({ length: Number(opt('seeds', '4')) }, (_, i) => i);
@@ -42,20 +42,6 @@ function variants(): RegionalVariant[] {
     if (!known) throw new Error(`unknown method ${label}`);
     return known.label === 'regional' && REGIONAL_OPTIONS ? { ...known, options } : known;
   });
-}
-
-/** Rows of images, 2x nearest-neighbour, with a small gap. */
-async function writeGrid(file: string, rows: RgbImage[][]): Promise<void> {
-  const { width: w, height: h } = rows[0][0];
-  const cols = Math.max(...rows.map((r) => r.length));
-  const gap = 2;
-  const W = cols * (w + gap) - gap;
-  const H = rows.length * (h + gap) - gap;
-  const out = new Uint8Array(W * H * 3).fill(255);
-  rows.forEach((row, ry) => row.forEach((img, cx) => {
-    for (let y = 0; y < h; y++) out.set(img.data.subarray(y * w * 3, (y + 1) * w * 3), ((ry * (h + gap) + y) * W + cx * (w + gap)) * 3);
-  }));
-  await sharp(out, { raw: { width: W, height: H, channels: 3 } }).resize(W * 2, H * 2, { kernel: 'nearest' }).png().toFile(file);
 }
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@
  * its own metadata (the image file is the only record, so nothing can disagree with it).
  */
 import { readdir, rm, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { ChordError } from '../errors';
 import { samplerFromA1111 } from '../png/a1111';
 import { readImageInfo, type ImageInfo } from '../png/image';

@@ -95,27 +95,13 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   // 1. prompt -> windows; the negative prompt gets as many windows, so both halves batch together
   let t = performance.now();
   const embeddings = options.embeddings;
-  const pos = promptWindows(tokenizer, settings.prompt, { embeddings: embeddings?.tokens });
-  const neg = promptWindows(tokenizer, settings.negativePrompt, { embeddings: embeddings?.tokens });
-  const windows = Math.max(pos.windows.length, neg.windows.length);
-  // the shorter prompt gets empty-prompt windows (weight 1), as A1111 pads it
-  const padded = (p: typeof pos) => ({
-    windows: [...p.windows, ...Array.from({ length: windows - p.windows.length }, () => emptyWindow(tokenizer))],
-    weights: [...p.weights, ...Array.from({ length: windows - p.weights.length }, () => new Float32Array(tokenizer.maxLength).fill(1))],
-  });
-  const [negative, positive] = [padded(neg), padded(pos)];
-  const ids = new Int32Array(2 * windows * tokenizer.maxLength);
-  [...negative.windows, ...positive.windows].forEach((w, i) => ids.set(w, i * tokenizer.maxLength));
+  const pair = tokenizePair(tokenizer, settings.prompt, settings.negativePrompt, embeddings);
   timings.tokenize = performance.now() - t;
 
   // 2. one text-encoder batch [2n, 77] -> [2n, 77, C]; its memory already is [2, 77n, C]:
   //    row 0 = uncond (negative windows one after another), row 1 = cond
   t = performance.now();
-  const hidden = await model.encodeText({ data: ids, dims: [2 * windows, tokenizer.maxLength] }, method.promptWeights(), embeddings?.rows);
-  const width = hidden.dims[2];
-  const windowSize = tokenizer.maxLength * width;
-  [...negative.weights, ...positive.weights].forEach((w, i) => applyEmphasis(hidden.data.subarray(i * windowSize, (i + 1) * windowSize), w));
-  const context: FloatTensor = { data: hidden.data, dims: [2, windows * tokenizer.maxLength, width] };
+  const context = await encodeTokenized(model, pair, method.promptWeights(), embeddings);
   timings.textEncoder = performance.now() - t;
 
   // 3. seeded initial noise; ancestral samplers draw their per-step noise from the same stream
@@ -182,12 +168,19 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   return { rgb, width: settings.width, height: settings.height, timings, steps };
 }
 
-/** A prompt and its negative as one CFG context [2, 77 n, C'], uncond row first, as steps 1 and 2 make it (regional prompts). */
-export async function encodePair(model: Model, prompt: string, negativePrompt: string, weights: readonly number[], embeddings?: PromptEmbeddings): Promise<FloatTensor> {
-  const { tokenizer } = model;
+/** A prompt and its negative as token windows of the same count (step 1), uncond windows first. */
+interface TokenizedPair {
+  ids: Int32Array;
+  windows: number;
+  /** per window, the emphasis weight of each token */
+  weights: Float32Array[];
+}
+
+function tokenizePair(tokenizer: Model['tokenizer'], prompt: string, negativePrompt: string, embeddings?: PromptEmbeddings): TokenizedPair {
   const pos = promptWindows(tokenizer, prompt, { embeddings: embeddings?.tokens });
   const neg = promptWindows(tokenizer, negativePrompt, { embeddings: embeddings?.tokens });
   const windows = Math.max(pos.windows.length, neg.windows.length);
+  // the shorter prompt gets empty-prompt windows (weight 1), as A1111 pads it
   const padded = (p: typeof pos) => ({
     windows: [...p.windows, ...Array.from({ length: windows - p.windows.length }, () => emptyWindow(tokenizer))],
     weights: [...p.weights, ...Array.from({ length: windows - p.weights.length }, () => new Float32Array(tokenizer.maxLength).fill(1))],
@@ -195,11 +188,22 @@ export async function encodePair(model: Model, prompt: string, negativePrompt: s
   const [negative, positive] = [padded(neg), padded(pos)];
   const ids = new Int32Array(2 * windows * tokenizer.maxLength);
   [...negative.windows, ...positive.windows].forEach((w, i) => ids.set(w, i * tokenizer.maxLength));
-  const hidden = await model.encodeText({ data: ids, dims: [2 * windows, tokenizer.maxLength] }, weights, embeddings?.rows);
+  return { ids, windows, weights: [...negative.weights, ...positive.weights] };
+}
+
+/** Step 2: the text encoder on both halves, emphasis applied: a CFG context [2, 77 n, C']. */
+async function encodeTokenized(model: Model, pair: TokenizedPair, weights: readonly number[], embeddings?: PromptEmbeddings): Promise<FloatTensor> {
+  const { tokenizer } = model;
+  const hidden = await model.encodeText({ data: pair.ids, dims: [2 * pair.windows, tokenizer.maxLength] }, weights, embeddings?.rows);
   const width = hidden.dims[2];
   const windowSize = tokenizer.maxLength * width;
-  [...negative.weights, ...positive.weights].forEach((w, i) => applyEmphasis(hidden.data.subarray(i * windowSize, (i + 1) * windowSize), w));
-  return { data: hidden.data, dims: [2, windows * tokenizer.maxLength, width] };
+  pair.weights.forEach((w, i) => applyEmphasis(hidden.data.subarray(i * windowSize, (i + 1) * windowSize), w));
+  return { data: hidden.data, dims: [2, pair.windows * tokenizer.maxLength, width] };
+}
+
+/** A prompt and its negative as one CFG context [2, 77 n, C'], uncond row first, as steps 1 and 2 make it (regional prompts). */
+export async function encodePair(model: Model, prompt: string, negativePrompt: string, weights: readonly number[], embeddings?: PromptEmbeddings): Promise<FloatTensor> {
+  return encodeTokenized(model, tokenizePair(model.tokenizer, prompt, negativePrompt, embeddings), weights, embeddings);
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {
