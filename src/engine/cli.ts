@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ChordError, isChordError } from './errors';
+import { runCompare, type CompareOptions } from './compare/run';
 import { type GenerateRequest, type GenerateResult, type MethodRequest, startEngineWorker } from './host';
 import { requestFromRecord } from './host/remake';
 import { parseRegionSpec, readRegionsFile } from './host/regions';
@@ -456,6 +457,31 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name: <lora:name:w> tags in the prompt, --from (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')
     .action((prompt: string | undefined, o: GenerateOptions) => run(() => generate(prompt, o, io)));
+
+  program
+    .command('compare')
+    .description('one labelled grid PNG: LoRA orderings as rows, composition methods as columns')
+    .argument('<prompt>', 'what to draw (the same in every cell)')
+    .option('--negative <text>', 'negative prompt')
+    .addOption(modelOption())
+    .option('--lora <file[:weight]>', 'a LoRA of the stack (at least 2; repeatable)', collect(parseLoraSpec))
+    .option('--orders <list>', 'rows: all (every permutation, up to 4 LoRAs) or freq,reverse,user,category (default freq,reverse,user)')
+    .option('--methods <list>', `columns: ${METHOD_NAMES.filter((m) => m !== 'regional').join(',')} (default cmlora)`)
+    .option('--steps <n>', 'denoising steps (default 20)', wholeNumberOption('--steps', 1))
+    .option('--cfg <scale>', 'guidance scale (default 7)', decimal('--cfg'))
+    .addOption(new Option('--sampler <name>', 'sampler (default euler_a)').choices(SAMPLER_CHOICES))
+    .option('--seed <n>', 'seed of every cell (default: random, one for the grid)', wholeNumberOption('--seed', 0))
+    .option('--width <px>', 'image width (default: the model size)', wholeNumberOption('--width', 1))
+    .option('--height <px>', 'image height (default: the model size)', wholeNumberOption('--height', 1))
+    .addOption(new Option('--provider <name>', 'execution provider (default auto)').choices(['auto', ...PROVIDER_NAMES, 'directml']))
+    .option('--out <file>', 'the grid PNG; the cells go to <name>-cells/ beside it')
+    .option('--json', 'print one JSON object: grid file and size, rows, columns, cell files')
+    .action((prompt: string, o: CompareOptions) =>
+      run(() => {
+        const { signal, release } = interruptOnSigint(io);
+        return runCompare(prompt, o, { io, signal, provider: o.provider ? parseProviderChoice(o.provider) : 'auto' }).finally(release);
+      }),
+    );
 
   program
     .command('tokenize')

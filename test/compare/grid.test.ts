@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fitText, gridLayout, writeGrid } from '../../src/engine/compare/grid';
+import { cellScale, fitText, gridLayout, writeGrid } from '../../src/engine/compare/grid';
 import { permutations, planCompare, rowLabel, rowOrder } from '../../src/engine/compare/plan';
 import { makeTmpDir } from '../pipeline/helpers';
 
@@ -35,6 +35,10 @@ describe('gridLayout', () => {
     expect(fitText('abc', 4)).toBe('abc');
   });
 
+  it('scales small images up by a whole factor to at least 128 px', () => {
+    expect([cellScale(64), cellScale(100), cellScale(128), cellScale(512)]).toEqual([2, 2, 1, 1]);
+  });
+
   it('refuses an empty grid', () => {
     expect(() => gridLayout({ rowLabels: [], columnLabels: ['m'], cellWidth: 8, cellHeight: 8 })).toThrow(/at least one row and one column/);
   });
@@ -54,8 +58,8 @@ describe('planCompare', () => {
     expect(rowOrder(p.rows[0], undefined)).toBe('user');
     expect(rowOrder(p.rows[1], undefined)).toBe('user'); // the identity permutation
     expect(rowOrder(p.rows[2], ['a', 'b', 'c'])).toBe('a,c,b');
-    expect(rowLabel(p.rows[0], ['a', 'b', 'c'])).toBe('user: a, b, c');
-    expect(rowLabel(p.rows[2], ['a', 'c', 'b'])).toBe('a, c, b');
+    expect(rowLabel(p.rows[0], ['a', 'b', 'c'])).toBe('user');
+    expect(rowLabel(p.rows[2], ['a', 'b', 'c'])).toBe('a, c, b');
   });
 
   it('bad lists are one clear message', () => {

@@ -46,6 +46,14 @@ const CHAR_WIDTH = 0.6;
 const MAX_ROW_LABEL_WIDTH = 360;
 const MIN_ROW_LABEL_WIDTH = 60;
 
+/** Small images are shown at least this wide, scaled up by a whole factor, so the labels fit. */
+export const MIN_CELL_WIDTH = 128;
+
+/** The whole-number scale that makes a `width` px image at least MIN_CELL_WIDTH wide. */
+export function cellScale(width: number): number {
+  return Math.max(1, Math.ceil(MIN_CELL_WIDTH / width));
+}
+
 /** Cuts text to `chars` characters, with an ellipsis when it was longer. */
 export function fitText(text: string, chars: number): string {
   if (text.length <= chars) return text;
@@ -114,7 +122,8 @@ export async function writeGrid(file: string, layout: GridLayout, cellFiles: rea
   const parts: OverlayOptions[] = [];
   for (const [r, row] of layout.cells.entries()) {
     for (const [c, at] of row.entries()) {
-      const input = await sharp(cellFiles[r][c]).resize(cellWidth, cellHeight, { fit: 'contain', background: '#ffffff' }).png().toBuffer();
+      // nearest neighbour: small images scaled up stay crisp pixels instead of blurring
+      const input = await sharp(cellFiles[r][c]).resize(cellWidth, cellHeight, { fit: 'contain', background: '#ffffff', kernel: 'nearest' }).png().toBuffer();
       parts.push({ input, left: at.left, top: at.top });
     }
   }

@@ -96,8 +96,10 @@ export function rowOrder(row: CompareRow, names: readonly string[] | undefined):
   return row.order.map((k) => names[k]).join(',');
 }
 
-/** The row's label: the rule and the order it gave, or the permutation's names. */
-export function rowLabel(row: CompareRow, usedOrder: readonly string[]): string {
-  const names = usedOrder.join(', ');
-  return row.kind === 'rule' ? `${row.rule}: ${names}` : names;
+/**
+ * The row's label: the rule's name, or the permutation's LoRA names in order. A rule row is not
+ * labelled with an order because each method resolves the rule itself (Merge ignores it).
+ */
+export function rowLabel(row: CompareRow, names: readonly string[]): string {
+  return row.kind === 'rule' ? row.rule : row.order.map((k) => names[k]).join(', ');
 }

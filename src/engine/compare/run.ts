@@ -9,7 +9,7 @@ import type { CliIo } from '../cli';
 import { ChordError } from '../errors';
 import { type GenerateRequest, startEngineWorker } from '../host';
 import type { ProviderChoice } from '../model/providers';
-import { gridLayout, writeGrid } from './grid';
+import { cellScale, gridLayout, writeGrid } from './grid';
 import { planCompare, rowLabel, rowOrder } from './plan';
 
 export interface CompareOptions {
@@ -33,9 +33,14 @@ export interface CompareSummary {
   grid: string;
   width: number;
   height: number;
+  /** each cell's size in the grid (the images, scaled up by a whole factor when small) */
+  cellWidth: number;
+  cellHeight: number;
   seed: number;
-  rows: { label: string; order: string[] }[];
+  /** a permutation row also has its order (LoRA names) */
+  rows: { label: string; order?: string[] }[];
   columns: string[];
+  /** `order`: the LoRAs in the order the method took them (as its step log reports) */
   cells: { row: number; column: number; method: string; order: string[]; file: string }[];
 }
 
@@ -62,7 +67,7 @@ export async function runCompare(
 
   const engine = startEngineWorker({ onNotice: (n) => io.err(`chord: warning: ${n.message.replace(/\s*\n\s*/g, ' ').trim()}`) });
   let names: string[] | undefined;
-  const summary: CompareSummary = { grid: o.out, width: 0, height: 0, seed, rows: [], columns: plan.methods, cells: [] };
+  const summary: CompareSummary = { grid: o.out, width: 0, height: 0, cellWidth: 0, cellHeight: 0, seed, rows: [], columns: plan.methods, cells: [] };
   const files: string[][] = plan.rows.map(() => []);
   let size = { width: 0, height: 0 };
   const total = plan.rows.length * plan.methods.length;
@@ -96,7 +101,7 @@ export async function runCompare(
         names ??= result.loras.map((l) => l.name);
         const image = result.images[0];
         if (r === 0 && c === 0) size = { width: image.width, height: image.height };
-        if (c === 0) summary.rows.push({ label: rowLabel(row, image.method.order), order: image.method.order });
+        if (c === 0) summary.rows.push({ label: rowLabel(row, names), ...(row.kind === 'permutation' ? { order: row.order.map((k) => names?.[k] ?? '') } : {}) });
         summary.cells.push({ row: r, column: c, method, order: image.method.order, file: image.file });
         files[r][c] = image.file;
       }
@@ -106,7 +111,10 @@ export async function runCompare(
     await engine.close();
   }
 
-  const layout = gridLayout({ rowLabels: summary.rows.map((row) => row.label), columnLabels: plan.methods, cellWidth: size.width, cellHeight: size.height });
+  const scale = cellScale(size.width);
+  summary.cellWidth = size.width * scale;
+  summary.cellHeight = size.height * scale;
+  const layout = gridLayout({ rowLabels: summary.rows.map((row) => row.label), columnLabels: plan.methods, cellWidth: summary.cellWidth, cellHeight: summary.cellHeight });
   await writeGrid(o.out, layout, files);
   summary.width = layout.width;
   summary.height = layout.height;

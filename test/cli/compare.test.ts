@@ -1,0 +1,78 @@
+/**
+ * `chord compare`: an ordering grid of 3 demo LoRAs (every permutation) whose PNG has the
+ * layout's size, the cells saved with records that `generate --from` remakes, and the one-line
+ * errors.
+ */
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gridLayout } from '../../src/engine/compare/grid';
+import { readImageInfo } from '../../src/engine/png/image';
+import { makeTmpDir, testModelDir } from '../pipeline/helpers';
+import { chordProcess, cli } from './helpers';
+
+const MODEL = testModelDir();
+const tmp = makeTmpDir('chord-cli-compare-');
+afterAll(() => tmp.cleanup());
+const lora = (name: string) => join(MODEL, 'loras', `${name}.safetensors`);
+const three = ['--lora', lora('zorb'), '--lora', lora('hat'), '--lora', lora('sunset')];
+
+interface Summary {
+  grid: string;
+  width: number;
+  height: number;
+  cellWidth: number;
+  cellHeight: number;
+  seed: number;
+  rows: { label: string; order?: string[] }[];
+  columns: string[];
+  cells: { row: number; column: number; method: string; order: string[]; file: string }[];
+}
+
+describe('chord compare', () => {
+  it('--orders all --methods merge: 6 permutation rows x 1 column, a PNG of the layout size, cells remade by --from', async () => {
+    const out = join(tmp.dir, 'grid.png');
+    const r = await chordProcess(tmp.dir, ['compare', 'zorb hatz sunsa', '--model', MODEL, ...three, '--orders', 'all', '--methods', 'merge', '--steps', '2', '--seed', '5', '--out', out, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as Summary;
+    expect(s.grid).toBe(out);
+    expect(s.columns).toEqual(['merge']);
+    expect(s.rows.map((row) => row.label)).toEqual([
+      'zorb, hat, sunset', 'zorb, sunset, hat', 'hat, zorb, sunset', 'hat, sunset, zorb', 'sunset, zorb, hat', 'sunset, hat, zorb',
+    ]);
+    expect(s.rows[3].order).toEqual(['hat', 'sunset', 'zorb']);
+    expect(s.cells).toHaveLength(6);
+    expect(s.cells.map((c) => c.file)).toEqual([1, 2, 3, 4, 5, 6].map((k) => join(tmp.dir, 'grid-cells', `r0${k}-c01-merge.png`)));
+
+    const layout = gridLayout({ rowLabels: s.rows.map((row) => row.label), columnLabels: s.columns, cellWidth: s.cellWidth, cellHeight: s.cellHeight });
+    const meta = await sharp(out).metadata();
+    expect([meta.width, meta.height]).toEqual([layout.width, layout.height]);
+    expect([s.width, s.height]).toEqual([layout.width, layout.height]);
+
+    // every cell: the same seed, the Merge method, its row's order asked for (Merge sums, whatever the order)
+    const records = await Promise.all(s.cells.map(async (c) => (await readImageInfo(c.file)).chord));
+    expect(records.every((rec) => rec?.method === 'merge' && rec.seed === 5)).toBe(true);
+    const again = join(tmp.dir, 'again.png');
+    const remade = await cli('generate', '--from', s.cells[3].file, '--model', MODEL, '--out', again);
+    expect(remade.err).toEqual([]);
+    expect((await sharp(again).raw().toBuffer()).equals(await sharp(s.cells[3].file).raw().toBuffer())).toBe(true);
+  }, 120_000);
+
+  it('bad input is one line and exit 1', async () => {
+    const out = ['--out', join(tmp.dir, 'none.png')];
+    const cases: [string[], RegExp][] = [
+      [['compare', 'x', '--lora', lora('zorb'), ...out], /^chord: chord compare needs at least 2 LoRAs to order \(got 1\)\. Give --lora FILE at least twice\.$/],
+      [['compare', 'x', ...three, '--lora', lora('ball'), '--lora', lora('cube'), '--orders', 'all', ...out], /^chord: --orders all with 5 LoRAs would make 120 rows \(every permutation\); all works up to 4 LoRAs \(24 rows\)\. List the orders/],
+      [['compare', 'x', ...three, '--orders', 'freq,sideways', ...out], /^chord: Unknown order "sideways" in --orders\. Use all or a comma list of freq, reverse, user, category\.$/],
+      [['compare', 'x', ...three, '--methods', 'merge,blend', ...out], /^chord: Unknown method "blend" in --methods\. Use a comma list of merge, switch, composite, cmlora/],
+      [['compare', 'x', ...three], /^chord: chord compare needs --out FILE\.png for the grid\./],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.err, args.join(' ')).toHaveLength(1);
+      expect(r.err[0], args.join(' ')).toMatch(pattern);
+    }
+  });
+});
