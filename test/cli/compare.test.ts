@@ -59,6 +59,20 @@ describe('chord compare', () => {
     expect((await sharp(again).raw().toBuffer()).equals(await sharp(s.cells[3].file).raw().toBuffer())).toBe(true);
   }, 120_000);
 
+  it('--orders freq,reverse --methods merge,cmlora: rule rows, and CMLoRA takes the reversed order in the reverse row', async () => {
+    const out = join(tmp.dir, 'freq', 'rules.png');
+    const r = await chordProcess(tmp.dir, ['compare', 'zorb hatz', '--model', MODEL, '--lora', lora('zorb'), '--lora', lora('hat'), '--orders', 'freq,reverse', '--methods', 'merge,cmlora', '--steps', '2', '--seed', '1', '--out', out, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as Summary;
+    expect(s.rows).toEqual([{ label: 'freq' }, { label: 'reverse' }]);
+    expect(s.cells.map((c) => [c.row, c.column, c.method])).toEqual([[0, 0, 'merge'], [0, 1, 'cmlora'], [1, 0, 'merge'], [1, 1, 'cmlora']]);
+    expect(s.cells[3].order).toEqual([...s.cells[1].order].reverse());
+    const meta = await sharp(out).metadata();
+    const layout = gridLayout({ rowLabels: ['freq', 'reverse'], columnLabels: ['merge', 'cmlora'], cellWidth: s.cellWidth, cellHeight: s.cellHeight });
+    expect([meta.width, meta.height]).toEqual([layout.width, layout.height]);
+  }, 120_000);
+
   it('bad input is one line and exit 1', async () => {
     const out = ['--out', join(tmp.dir, 'none.png')];
     const cases: [string[], RegExp][] = [
