@@ -11,7 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { ChordError } from '../errors';
 import type { EngineNotice } from '../model/session';
 import type { EngineOptions, GenerateHooks, GenerateRequest, GenerateResult } from './engine';
-import { deserializeError, type EngineMessage, type HostMessage } from './protocol';
+import { PendingJobs } from './pending-jobs';
+import type { EngineMessage, HostMessage } from './protocol';
 
 export interface EngineWorkerOptions extends Omit<EngineOptions, 'onNotice'> {
   onNotice?: (notice: EngineNotice) => void;
@@ -22,66 +23,26 @@ export interface EngineWorkerOptions extends Omit<EngineOptions, 'onNotice'> {
   entry?: URL;
 }
 
-interface Job {
-  resolve: (r: GenerateResult) => void;
-  reject: (e: Error) => void;
-  hooks: GenerateHooks;
-  detach: () => void;
-}
-
 export class EngineWorker {
   private readonly worker: Worker;
-  private readonly jobs = new Map<number, Job>();
-  private nextId = 1;
+  private readonly jobs: PendingJobs;
   private exited = false;
   private closing?: Promise<void>;
 
   constructor(options: EngineWorkerOptions = {}) {
     const { entry = new URL('./worker.ts', import.meta.url), onNotice, ...engineOptions } = options;
+    this.jobs = new PendingJobs(onNotice);
     const fromSource = entry.pathname.endsWith('.ts');
     // a .ts entry needs tsx's loader inside the worker thread (loaders are per thread)
     this.worker = fromSource
       ? new Worker(new URL('./tsx-worker.mjs', import.meta.url), { workerData: { entryUrl: entry.href, engineOptions } })
       : new Worker(fileURLToPath(entry), { workerData: { engineOptions } });
-    this.worker.on('message', (m: EngineMessage) => this.onMessage(m, onNotice));
-    this.worker.on('error', (e) => this.failAll(new ChordError('RUNTIME', `The engine stopped: ${e.message}`, 'Run with CHORD_DEBUG=1 for details.', { cause: e })));
+    this.worker.on('message', (m: EngineMessage) => this.jobs.handle(m));
+    this.worker.on('error', (e) => this.jobs.failAll(new ChordError('RUNTIME', `The engine stopped: ${e.message}`, 'Run with CHORD_DEBUG=1 for details.', { cause: e })));
     this.worker.on('exit', (code) => {
       this.exited = true;
-      this.failAll(new ChordError('RUNTIME', `The engine stopped unexpectedly (exit code ${code}).`, 'Run with CHORD_DEBUG=1 for details.'));
+      this.jobs.failAll(new ChordError('RUNTIME', `The engine stopped unexpectedly (exit code ${code}).`, 'Run with CHORD_DEBUG=1 for details.'));
     });
-  }
-
-  private onMessage(m: EngineMessage, onNotice?: (n: EngineNotice) => void): void {
-    switch (m.type) {
-      case 'progress':
-        this.jobs.get(m.id)?.hooks.onProgress?.(m.progress);
-        break;
-      case 'result':
-        this.settle(m.id)?.resolve(m.result);
-        break;
-      case 'error':
-        this.settle(m.id)?.reject(deserializeError(m.error));
-        break;
-      case 'notice':
-        onNotice?.(m.notice);
-        break;
-      case 'ready':
-      case 'closed':
-        break;
-    }
-  }
-
-  private settle(id: number): Job | undefined {
-    const job = this.jobs.get(id);
-    if (job) {
-      this.jobs.delete(id);
-      job.detach();
-    }
-    return job;
-  }
-
-  private failAll(error: Error): void {
-    for (const id of [...this.jobs.keys()]) this.settle(id)?.reject(error);
   }
 
   private post(m: HostMessage): void {
@@ -91,14 +52,7 @@ export class EngineWorker {
   /** Generates and saves images; cancelling `hooks.signal` stops between steps (CANCELLED). */
   generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
     if (this.exited || this.closing) return Promise.reject(new ChordError('RUNTIME', 'The engine is closed.'));
-    if (hooks.signal?.aborted) return Promise.reject(new ChordError('CANCELLED', 'Generation cancelled.'));
-    const id = this.nextId++;
-    return new Promise<GenerateResult>((resolve, reject) => {
-      const onAbort = () => this.post({ type: 'cancel', id });
-      hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      this.jobs.set(id, { resolve, reject, hooks, detach: () => hooks.signal?.removeEventListener('abort', onAbort) });
-      this.post({ type: 'generate', id, request });
-    });
+    return this.jobs.start(request, hooks, (m) => this.post(m));
   }
 
   /** Cancels running work, releases the models and ends the worker thread. */

@@ -14,7 +14,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChordError } from '../errors';
 import type { EngineNotice } from '../model/session';
 import type { EngineOptions, GenerateHooks, GenerateRequest, GenerateResult } from './engine';
-import { deserializeError, type EngineMessage, type HostMessage } from './protocol';
+import { PendingJobs } from './pending-jobs';
+import type { EngineMessage, HostMessage } from './protocol';
 
 /** One running engine process, as the host sees it. */
 export interface EngineChannel {
@@ -30,13 +31,6 @@ export interface EngineChannel {
 /** Starts a new engine process. */
 export type EngineSpawner = () => EngineChannel;
 
-interface Job {
-  resolve: (r: GenerateResult) => void;
-  reject: (e: Error) => void;
-  hooks: GenerateHooks;
-  detach: () => void;
-}
-
 export interface RestartingEngineOptions {
   onNotice?: (notice: EngineNotice) => void;
   /** Told each time the engine process ends unexpectedly (it restarts on the next request). */
@@ -45,8 +39,7 @@ export interface RestartingEngineOptions {
 
 export class RestartingEngine {
   private channel?: EngineChannel;
-  private readonly jobs = new Map<number, Job>();
-  private nextId = 1;
+  private readonly jobs: PendingJobs;
   private closed = false;
   /** The engine restarts this many times; a crash right at start-up would otherwise loop. */
   crashes = 0;
@@ -54,18 +47,20 @@ export class RestartingEngine {
   constructor(
     private readonly spawn: EngineSpawner,
     private readonly options: RestartingEngineOptions = {},
-  ) {}
+  ) {
+    this.jobs = new PendingJobs(options.onNotice);
+  }
 
   private ensureChannel(): EngineChannel {
     if (this.channel) return this.channel;
     const channel = this.spawn();
-    channel.onMessage((m) => this.onMessage(m));
+    channel.onMessage((m) => this.jobs.handle(m));
     channel.onExit((reason) => {
       if (this.channel === channel) this.channel = undefined;
       if (this.closed) return;
       this.crashes++;
       this.options.onCrash?.(reason);
-      this.failAll(
+      this.jobs.failAll(
         new ChordError(
           'RUNTIME',
           `The image engine stopped unexpectedly (${reason}) and was restarted; the image being made is lost.`,
@@ -77,51 +72,12 @@ export class RestartingEngine {
     return channel;
   }
 
-  private onMessage(m: EngineMessage): void {
-    switch (m.type) {
-      case 'progress':
-        this.jobs.get(m.id)?.hooks.onProgress?.(m.progress);
-        break;
-      case 'result':
-        this.settle(m.id)?.resolve(m.result);
-        break;
-      case 'error':
-        this.settle(m.id)?.reject(deserializeError(m.error));
-        break;
-      case 'notice':
-        this.options.onNotice?.(m.notice);
-        break;
-      case 'ready':
-      case 'closed':
-        break;
-    }
-  }
-
-  private settle(id: number): Job | undefined {
-    const job = this.jobs.get(id);
-    if (job) {
-      this.jobs.delete(id);
-      job.detach();
-    }
-    return job;
-  }
-
-  private failAll(error: Error): void {
-    for (const id of [...this.jobs.keys()]) this.settle(id)?.reject(error);
-  }
-
   /** Generates and saves images; cancelling `hooks.signal` stops between steps (CANCELLED). */
   generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
     if (this.closed) return Promise.reject(new ChordError('RUNTIME', 'The engine is closed.'));
     if (hooks.signal?.aborted) return Promise.reject(new ChordError('CANCELLED', 'Generation cancelled.'));
     const channel = this.ensureChannel();
-    const id = this.nextId++;
-    return new Promise<GenerateResult>((resolve, reject) => {
-      const onAbort = () => channel.post({ type: 'cancel', id });
-      hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      this.jobs.set(id, { resolve, reject, hooks, detach: () => hooks.signal?.removeEventListener('abort', onAbort) });
-      channel.post({ type: 'generate', id, request });
-    });
+    return this.jobs.start(request, hooks, (m) => channel.post(m));
   }
 
   /** Asks the engine to release its models and end; kills it if it has not after `graceMs`. */
@@ -129,7 +85,7 @@ export class RestartingEngine {
     this.closed = true;
     const channel = this.channel;
     this.channel = undefined;
-    this.failAll(new ChordError('CANCELLED', 'Chord is shutting down.'));
+    this.jobs.failAll(new ChordError('CANCELLED', 'Chord is shutting down.'));
     if (!channel) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
