@@ -292,3 +292,15 @@ describe('the engine process', () => {
     await engine.close(10);
   });
 });
+
+describe('info', () => {
+  it('offers the registry methods the app can run: not the regional ones, which need boxes it cannot draw yet', async () => {
+    const engine = new FakeEngine();
+    const s = studio(dataDir(), engine);
+    const names = (await s.getInfo()).engine.methods.map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['merge', 'switch', 'composite', 'cmlora', 'spectral']));
+    expect(names).not.toContain('regional');
+    expect(names).not.toContain('regional-passes');
+    await engine.close();
+  });
+});

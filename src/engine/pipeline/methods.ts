@@ -209,6 +209,24 @@ export function resolveMethodOptions(definition: MethodDefinition, given: Readon
 }
 
 /** What a host shows of the registry (CLI help, the app's method selector). */
-export function describeMethods(): { name: string; label: string; summary: string; cost: string; defaultOrder: DefaultOrder; experimental: boolean; options: MethodOptionSpec[] }[] {
-  return METHODS.map((m) => ({ name: m.name, label: m.label, summary: m.summary, cost: m.cost, defaultOrder: m.defaultOrder, experimental: m.experimental ?? false, options: [...m.options] }));
+export function describeMethods(): {
+  name: string;
+  label: string;
+  summary: string;
+  cost: string;
+  defaultOrder: DefaultOrder;
+  experimental: boolean;
+  regional: boolean;
+  options: MethodOptionSpec[];
+}[] {
+  return METHODS.map((m) => ({
+    name: m.name,
+    label: m.label,
+    summary: m.summary,
+    cost: m.cost,
+    defaultOrder: m.defaultOrder,
+    experimental: m.experimental ?? false,
+    regional: m.regional ?? false,
+    options: [...m.options],
+  }));
 }
