@@ -9,22 +9,18 @@
  *   npx tsx bench/methods-speed.ts --sd15 DIR [--only g,h] [--size 256] [--unet-steps 10] [--ns 3,5]
  *                                  [--embedded-ns 2,3,4,5] [--seeds 3] [--rank 16] [--no-doc]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chordCacheDir, openModel, type Model } from '../src/engine';
-import { derivedGraph } from '../src/engine/model/derived-graphs';
-import { branchInputs } from '../src/engine/model/lora-stack';
-import { LORA_CPU_PASS } from '../src/engine/model/passes';
-import { createSession } from '../src/engine/model/session';
 import { findMethod, resolveMethodOptions } from '../src/engine/pipeline/methods';
 import { unetCall } from '../src/engine/pipeline/unet-call';
-import { writeSafetensors, type TensorToWrite } from '../src/engine/safetensors';
 import { cliOption as opt } from './cli-options';
 import { runQuality, type MethodVariant } from './quality/run';
 import { sample } from './quality/set';
 import { median } from './speed/stats';
-import { isKohyaLayer, randomLoras, uniform } from './speed/unet-feeds';
+import { sd15Folder, writeRandomLoras } from './speed/sd15-folder';
+import { uniform } from './speed/unet-feeds';
 
 export interface MethodsBenchOptions {
   only: readonly ('g' | 'h')[];
@@ -104,36 +100,6 @@ function cmloraRatio(times: ReadonlyMap<string, number>): number {
   return (times.get('cmlora') ?? Number.NaN) / fastest;
 }
 
-/** A model folder around the SD 1.5-sized UNet: the demo model's other parts, never run. */
-function sd15Folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'chord-sd15-'));
-  for (const part of ['text_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) symlinkSync(resolve(MODEL(), part), join(dir, part));
-  symlinkSync(resolve(SD15(), 'unet'), join(dir, 'unet'));
-  cpSync(resolve(MODEL(), 'model_index.json'), join(dir, 'model_index.json'));
-  return dir;
-}
-
-async function writeRandomLoras(unetPath: string, dir: string, count: number): Promise<string[]> {
-  const derived = await derivedGraph(unetPath, 'unet', [LORA_CPU_PASS], chordCacheDir());
-  const session = await createSession(derived.path, { providers: ['cpu'], label: 'unet' });
-  const branches = (branchInputs(session.inputs, session.label) ?? []).filter((b) => isKohyaLayer(b.modulePath));
-  await session.release();
-  const files: string[] = [];
-  mkdirSync(dir, { recursive: true });
-  for (const [k, lora] of randomLoras(branches, count, O.rank, 99).entries()) {
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const m of lora.modules) {
-      const key = `lora_unet_${m.modulePath.replace(/\./g, '_')}`;
-      tensors[`${key}.lora_down.weight`] = { dtype: 'F32', shape: m.downShape, data: m.down };
-      tensors[`${key}.lora_up.weight`] = { dtype: 'F32', shape: m.upShape, data: m.up };
-      tensors[`${key}.alpha`] = { dtype: 'F32', shape: [], data: [m.alpha] };
-    }
-    files.push(join(dir, `random-${k}.safetensors`));
-    await writeSafetensors(files[k], tensors, { ss_network_dim: String(O.rank) });
-  }
-  return files;
-}
-
 /** One method for O.unetSteps steps through Model.runUnet: ms per step and passes per step. */
 async function timeMethod(model: Model, variant: MethodVariant, n: number, cached: boolean): Promise<{ msPerStep: number; full: number; shallow: number; rssGiB: number }> {
   const latent = O.size / 8;
@@ -156,13 +122,13 @@ async function timeMethod(model: Model, variant: MethodVariant, n: number, cache
 }
 
 async function sd15(): Promise<string> {
-  const folder = sd15Folder();
+  const folder = sd15Folder(MODEL(), SD15());
   const loraDir = mkdtempSync(join(tmpdir(), 'chord-sd15-loras-'));
   const notices: string[] = [];
   const model = await openModel(folder, { cacheDir: chordCacheDir(), provider: 'cpu', onNotice: (x) => notices.push(x.message) });
   const lines: string[] = [];
   try {
-    const files = await writeRandomLoras(model.folder.graphs.unet, loraDir, Math.max(...O.ns));
+    const files = await writeRandomLoras(model.folder.graphs.unet, loraDir, Math.max(...O.ns), O.rank);
     await model.useLoras(files.slice(0, Math.max(...O.ns)));
     const cached = await model.enableCachedPasses();
     log(`SD 1.5-sized UNet at ${O.size} x ${O.size}: cached passes ${cached ? 'on' : `off (${notices.join('; ')})`}`);

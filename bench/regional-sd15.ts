@@ -10,19 +10,15 @@
  * prompt's 77 tokens, regional's with 3 x 77 tokens and two regions, the per-region passes' with
  * three configurations (6 rows, one call).
  */
-import { cpSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chordCacheDir, openModel } from '../src/engine';
-import { derivedGraph } from '../src/engine/model/derived-graphs';
-import { branchInputs } from '../src/engine/model/lora-stack';
-import { LORA_CPU_PASS } from '../src/engine/model/passes';
 import type { RegionalLayout } from '../src/engine/model/regional-pass';
-import { createSession } from '../src/engine/model/session';
-import { writeSafetensors, type TensorToWrite } from '../src/engine/safetensors';
 import { cliOption as opt } from './cli-options';
 import { median } from './speed/stats';
-import { isKohyaLayer, randomLoras, uniform } from './speed/unet-feeds';
+import { sd15Folder, writeRandomLoras } from './speed/sd15-folder';
+import { uniform } from './speed/unet-feeds';
 
 const SD15 = opt('sd15', '');
 const MODEL = opt('model', 'models/glyph-sd');
@@ -31,43 +27,13 @@ const REPS = Number(opt('reps', '3'));
 
 const log = (line: string) => console.log(line);
 
-/** A model folder around the SD 1.5-sized UNet: the demo model's other parts, never run. */
-function sd15Folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'chord-sd15-'));
-  for (const part of ['text_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) symlinkSync(resolve(MODEL, part), join(dir, part));
-  symlinkSync(resolve(SD15, 'unet'), join(dir, 'unet'));
-  cpSync(resolve(MODEL, 'model_index.json'), join(dir, 'model_index.json'));
-  return dir;
-}
-
-async function writeRandomLoras(unetPath: string, dir: string, count: number): Promise<string[]> {
-  const derived = await derivedGraph(unetPath, 'unet', [LORA_CPU_PASS], chordCacheDir());
-  const session = await createSession(derived.path, { providers: ['cpu'], label: 'unet' });
-  const branches = (branchInputs(session.inputs, session.label) ?? []).filter((b) => isKohyaLayer(b.modulePath));
-  await session.release();
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  for (const [k, lora] of randomLoras(branches, count, 16, 99).entries()) {
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const m of lora.modules) {
-      const key = `lora_unet_${m.modulePath.replace(/\./g, '_')}`;
-      tensors[`${key}.lora_down.weight`] = { dtype: 'F32', shape: m.downShape, data: m.down };
-      tensors[`${key}.lora_up.weight`] = { dtype: 'F32', shape: m.upShape, data: m.up };
-      tensors[`${key}.alpha`] = { dtype: 'F32', shape: [], data: [m.alpha] };
-    }
-    files.push(join(dir, `random-${k}.safetensors`));
-    await writeSafetensors(files[k], tensors, { ss_network_dim: '16' });
-  }
-  return files;
-}
-
 async function main(): Promise<void> {
   if (!SD15) throw new Error('give --sd15 DIR (a folder with unet/model.onnx; python3 models/recipe/recipe.py sd15-random makes one)');
   const t0 = performance.now();
-  const folder = sd15Folder();
+  const folder = sd15Folder(MODEL, SD15);
   const plain = await openModel(folder, { cacheDir: chordCacheDir(), provider: 'cpu' });
   const regional = await openModel(folder, { cacheDir: chordCacheDir(), provider: 'cpu' });
-  const files = await writeRandomLoras(plain.folder.graphs.unet, mkdtempSync(join(tmpdir(), 'chord-sd15-loras-')), 2);
+  const files = await writeRandomLoras(plain.folder.graphs.unet, mkdtempSync(join(tmpdir(), 'chord-sd15-loras-')), 2, 16);
   await plain.useLoras(files);
   await regional.useLoras(files);
   let t = performance.now();

@@ -10,6 +10,7 @@ import { gridLayout } from '../../src/engine/compare/grid';
 import { readImageInfo } from '../../src/engine/png/image';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
 import { chordProcess, cli } from './helpers';
+import type { CompareSummary } from '../../src/engine/compare/run';
 
 const MODEL = testModelDir();
 const tmp = makeTmpDir('chord-cli-compare-');
@@ -17,17 +18,6 @@ afterAll(() => tmp.cleanup());
 const lora = (name: string) => join(MODEL, 'loras', `${name}.safetensors`);
 const three = ['--lora', lora('zorb'), '--lora', lora('hat'), '--lora', lora('sunset')];
 
-interface Summary {
-  grid: string;
-  width: number;
-  height: number;
-  cellWidth: number;
-  cellHeight: number;
-  seed: number;
-  rows: { label: string; order?: string[] }[];
-  columns: string[];
-  cells: { row: number; column: number; method: string; order: string[]; file: string }[];
-}
 
 describe('chord compare', () => {
   it('--orders all --methods merge: 6 permutation rows x 1 column, a PNG of the layout size, cells remade by --from', async () => {
@@ -35,7 +25,7 @@ describe('chord compare', () => {
     const r = await chordProcess(tmp.dir, ['compare', 'zorb hatz sunsa', '--model', MODEL, ...three, '--orders', 'all', '--methods', 'merge', '--steps', '2', '--seed', '5', '--out', out, '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout) as Summary;
+    const s = JSON.parse(r.stdout) as CompareSummary;
     expect(s.grid).toBe(out);
     expect(s.columns).toEqual(['merge']);
     expect(s.rows.map((row) => row.label)).toEqual([
@@ -64,7 +54,7 @@ describe('chord compare', () => {
     const r = await chordProcess(tmp.dir, ['compare', 'zorb hatz', '--model', MODEL, '--lora', lora('zorb'), '--lora', lora('hat'), '--orders', 'freq,reverse', '--methods', 'merge,cmlora', '--steps', '2', '--seed', '1', '--out', out, '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout) as Summary;
+    const s = JSON.parse(r.stdout) as CompareSummary;
     expect(s.rows).toEqual([{ label: 'freq' }, { label: 'reverse' }]);
     expect(s.cells.map((c) => [c.row, c.column, c.method])).toEqual([[0, 0, 'merge'], [0, 1, 'cmlora'], [1, 0, 'merge'], [1, 1, 'cmlora']]);
     expect(s.cells[3].order).toEqual([...s.cells[1].order].reverse());
