@@ -40,6 +40,8 @@ export const LIMITS = {
   loras: 16,
   /** The engine's noise generator takes any whole number in [0, 2^53 - 1]. */
   seed: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  /** Regions of the regional methods (the engine's MAX_REGIONS; a test pins it). */
+  regions: 8,
 } as const;
 
 /**
@@ -113,6 +115,27 @@ export const MethodChoiceSchema = v.strictObject(
   'method must be an object with a name (and options)',
 );
 
+/** A fraction of the image's width or height, from the top-left. */
+const fraction = (field: string) => numberIn(field, 0, 1);
+
+/**
+ * One region of the regional methods (docs/regional.md): a box as fractions of the image from the
+ * top-left, its prompt and negative prompt, and the LoRAs bound to it. The host checks the rest of
+ * the engine's rules (no overlaps) when the job is queued.
+ */
+export const RegionChoiceSchema = v.strictObject({
+  box: v.pipe(
+    v.tuple([fraction('region x0'), fraction('region y0'), fraction('region x1'), fraction('region y1')], 'a region box must be [x0, y0, x1, y1]'),
+    v.check(([x0, y0, x1, y1]) => x0 < x1 && y0 < y1, 'a region box must have x0 < x1 and y0 < y1 (a positive area)'),
+  ),
+  prompt: v.optional(text('region prompt', LIMITS.promptChars), ''),
+  negative: v.optional(text('region negative prompt', LIMITS.promptChars), ''),
+  loras: v.optional(
+    v.pipe(v.array(LoraChoiceSchema, 'region loras must be a list'), v.maxLength(LIMITS.loras, `at most ${LIMITS.loras} LoRAs per region`)),
+    () => [],
+  ),
+});
+
 export const GenerateRequestSchema = v.strictObject({
   prompt: text('prompt', LIMITS.promptChars),
   negativePrompt: v.optional(text('negative prompt', LIMITS.promptChars), DEFAULTS.negativePrompt),
@@ -143,6 +166,13 @@ export const GenerateRequestSchema = v.strictObject({
   order: v.optional(v.pipe(text('order', 2000), v.nonEmpty('order is empty'))),
   /** Where the UNet runs; a provider that cannot run here falls back to the CPU with a notice. */
   provider: v.optional(v.picklist(PROVIDERS, `provider must be one of ${PROVIDERS.join(', ')}`), 'auto'),
+  /** Regional methods only: the boxes, each with its prompts and bound LoRAs (the stack's LoRAs act on the whole image). */
+  regions: v.optional(
+    v.pipe(
+      v.array(RegionChoiceSchema, 'regions must be a list'),
+      v.maxLength(LIMITS.regions, `at most ${LIMITS.regions} regions`),
+    ),
+  ),
 });
 
 export const JobIdSchema = nonEmptyText('job id');
@@ -169,6 +199,7 @@ export const PngBytesSchema = v.pipe(
 );
 
 export type LoraChoice = v.InferOutput<typeof LoraChoiceSchema>;
+export type RegionChoice = v.InferOutput<typeof RegionChoiceSchema>;
 /** What a caller sends: everything but `prompt` and `model` may be left out. */
 export type GenerateRequestInput = v.InferInput<typeof GenerateRequestSchema>;
 /** What the engine receives: validated, defaults filled in. */
@@ -195,6 +226,8 @@ export interface MethodInfo {
   /** UNet passes per step for N LoRAs, for people ("1", "N") */
   cost: string;
   options: MethodOptionInfo[];
+  /** Takes regions (`GenerateRequest.regions`): the app shows the region editor for it. */
+  regional: boolean;
 }
 
 export interface AppInfo {
@@ -262,6 +295,37 @@ export interface ImageSettings {
   methodOptions?: Record<string, number | boolean>;
   /** Where the settings came from. */
   source: 'chord' | 'a1111';
+  /** Regional images: their regions, in order. */
+  regions?: ImageRegion[];
+}
+
+/** A region an image was made with: its box (fractions from the top-left), prompts, bound LoRAs. */
+export interface ImageRegion {
+  box: [number, number, number, number];
+  prompt: string;
+  negative: string;
+  /** the LoRAs bound to it, as indices into `ImageSettings.loras` */
+  loras: number[];
+}
+
+/** One denoising step as the image's composition method ran it; LoRAs as indices into `ImageSettings.loras`. */
+export interface ImageStep {
+  active: number[];
+  dominant: number | null;
+  /** LoRAs whose cached deep features were computed afresh (a full pass) at this step */
+  refreshed: number[];
+  /** UNet evaluations of one CFG row pair: full passes and shallow (cached) passes */
+  full: number;
+  shallow: number;
+}
+
+/** What the composition method did at each step, and what a shallow pass costs, for the step timeline. */
+export interface ImageStepLog {
+  steps: ImageStep[];
+  /** a shallow pass in full-pass equivalents (measured per model; see `shallowCostBasis`) */
+  shallowCost: number;
+  /** where `shallowCost` comes from, in a few words */
+  shallowCostBasis: string;
 }
 
 export interface GalleryImage {
@@ -275,6 +339,8 @@ export interface GalleryImage {
   settings: ImageSettings | null;
   /** Where the file is on the host's disk (for "reveal"). */
   file: string;
+  /** The per-step log of methods other than Merge (Switch, Composite, CMLoRA, ...), when the record has one. */
+  stepLog?: ImageStepLog;
 }
 
 export type JobState = 'queued' | 'running';

@@ -5,6 +5,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { PROVIDER_NAMES, type app, type GenerateRequest as EngineRequest } from '../../src/engine';
+import { MAX_REGIONS } from '../../src/engine/pipeline/regional';
 import { DEFAULT_CFG, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS } from '../../src/engine/pipeline/settings';
 import * as shared from '../../src/shared/api';
 import type { ApiHost } from '../../src/shared/dispatch';
@@ -17,6 +18,7 @@ describe('shared contract and engine agree', () => {
     expect(shared.LIMITS.steps.max).toBe(MAX_STEPS);
     expect(shared.LIMITS.cfg.max).toBe(100);
     expect([...shared.PROVIDERS]).toEqual(['auto', ...PROVIDER_NAMES]);
+    expect(shared.LIMITS.regions).toBe(MAX_REGIONS);
     // no default size: the engine uses the model's own
     expect(Object.keys(shared.DEFAULTS)).not.toContain('width');
   });

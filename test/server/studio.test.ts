@@ -294,13 +294,40 @@ describe('the engine process', () => {
 });
 
 describe('info', () => {
-  it('offers the registry methods the app can run: not the regional ones, which need boxes it cannot draw yet', async () => {
+  it('offers every registry method, the regional ones marked as taking regions', async () => {
     const engine = new FakeEngine();
     const s = studio(dataDir(), engine);
-    const names = (await s.getInfo()).engine.methods.map((m) => m.name);
-    expect(names).toEqual(expect.arrayContaining(['merge', 'switch', 'composite', 'cmlora', 'spectral']));
-    expect(names).not.toContain('regional');
-    expect(names).not.toContain('regional-passes');
+    const methods = (await s.getInfo()).engine.methods;
+    expect(methods.map((m) => m.name)).toEqual(expect.arrayContaining(['merge', 'switch', 'composite', 'cmlora', 'spectral', 'regional', 'regional-passes']));
+    expect(methods.filter((m) => m.regional).map((m) => m.name)).toEqual(['regional', 'regional-passes']);
     await engine.close();
+  });
+});
+
+describe('regions', () => {
+  const box = (x0: number, y0: number, x1: number, y1: number): [number, number, number, number] => [x0, y0, x1, y1];
+  const region = (b: [number, number, number, number], lora?: string) => ({ box: b, prompt: 'p', negative: '', loras: lora ? [{ path: join(LORAS, `${lora}.safetensors`), weight: 0.9 }] : [] });
+
+  it('are checked when queued: the engine rules, one line each', async () => {
+    const s = studio(dataDir(), new FakeEngine());
+    await s.start();
+    const regional = { ...request('x'), method: { name: 'regional' } };
+    await expect(s.generate(regional)).rejects.toMatchObject({ message: 'Regional needs at least one region.' });
+    await expect(s.generate({ ...regional, regions: [region(box(0, 0, 0.6, 1)), region(box(0.5, 0, 1, 1))] })).rejects.toMatchObject({ message: 'Regions 1 and 2 overlap (0,0,0.6,1 and 0.5,0,1,1).' });
+    await expect(s.generate({ ...request('x'), regions: [region(box(0, 0, 0.5, 1))] })).rejects.toMatchObject({ message: 'Merge does not use regions.' });
+    expect(await s.listQueue()).toEqual([]);
+    await s.close();
+  });
+
+  it('go to the engine with their prompts and bound LoRAs', async () => {
+    const engine = new FakeEngine();
+    const s = studio(dataDir(), engine);
+    await s.start();
+    const regions = [region(box(0, 0, 0.5, 1), 'zorb'), region(box(0.5, 0, 1, 1), 'quill')];
+    await s.generate({ ...request('gray background'), method: { name: 'regional-passes' }, regions });
+    await until(() => engine.requests.length === 1);
+    expect(engine.requests[0].regions).toEqual(regions);
+    expect(engine.requests[0].method?.name).toBe('regional-passes');
+    await s.close();
   });
 });

@@ -7,7 +7,8 @@ import { resolve, sep } from 'node:path';
 import { ChordError } from '../errors';
 import { samplerFromA1111 } from '../png/a1111';
 import { readImageInfo, type ImageInfo } from '../png/image';
-import type { AppSampler, GalleryImage, ImageSettings } from './types';
+import { shallowPassCost } from './pass-cost';
+import type { AppSampler, GalleryImage, ImageSettings, ImageStepLog } from './types';
 
 /** File names the gallery serves and deletes: a plain PNG name, no folders, no dot files. */
 export const GALLERY_NAME = /^[\w-][\w.-]{0,200}\.png$/;
@@ -41,6 +42,17 @@ export function imageSettings(info: ImageInfo, findLora: LoraLookup): ImageSetti
       method: r.method,
       methodOptions: Object.fromEntries(Object.entries(r.methodOptions).filter((e): e is [string, number | boolean] => typeof e[1] !== 'string')),
       source: 'chord',
+      ...(r.regions && r.regions.length > 0
+        ? {
+            regions: r.regions.map((g) => ({
+              box: [...g.box] as [number, number, number, number],
+              prompt: g.prompt,
+              negative: g.negativePrompt,
+              // a bound LoRA carries a copy of its region; boxes never overlap, so the box finds it
+              loras: r.loras.flatMap((l, k) => (l.region && l.region.box.every((x, i) => x === g.box[i]) ? [k] : [])),
+            })),
+          }
+        : {}),
     };
   }
   const a = info.a1111;
@@ -62,6 +74,16 @@ export function imageSettings(info: ImageInfo, findLora: LoraLookup): ImageSetti
   if (a.width !== undefined) settings.width = a.width;
   if (a.height !== undefined) settings.height = a.height;
   return settings;
+}
+
+/** The per-step log a record carries (methods other than Merge), with the cost of a shallow pass. */
+export function imageStepLog(info: ImageInfo): ImageStepLog | undefined {
+  const r = info.chord;
+  if (!r?.stepLog || r.stepLog.length === 0) return undefined;
+  return {
+    steps: r.stepLog.map((s) => ({ active: [...s.active], dominant: s.dominant ?? null, refreshed: [...s.refreshed], full: s.full, shallow: s.shallow })),
+    ...shallowPassCost(r.model.name, r.width, r.height),
+  };
 }
 
 /** Settings of a PNG given as bytes (a dropped file); a PNG without any is a clear error. */
@@ -99,7 +121,8 @@ export class Gallery {
     if (!file) return undefined;
     try {
       const [s, info] = await Promise.all([stat(file), readImageInfo(file)]);
-      return { name, url: this.imageUrl(name), width: info.width, height: info.height, createdAt: s.mtimeMs, settings: imageSettings(info, findLora), file };
+      const stepLog = imageStepLog(info);
+      return { name, url: this.imageUrl(name), width: info.width, height: info.height, createdAt: s.mtimeMs, settings: imageSettings(info, findLora), file, ...(stepLog ? { stepLog } : {}) };
     } catch {
       // unreadable or gone: not shown
       return undefined;

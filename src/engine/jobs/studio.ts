@@ -14,12 +14,13 @@ import sharp from 'sharp';
 import { ChordError, isChordError } from '../errors';
 import type { GenerateHooks, GenerateRequest, GenerateResult } from '../host/engine';
 import { inspectModelFolder } from '../model/folder';
-import { describeMethods, findMethod, resolveMethodOptions } from '../pipeline/methods';
+import { describeMethods, findMethod, resolveMethodOptions, type MethodDefinition } from '../pipeline/methods';
+import { checkRegions } from '../pipeline/regional';
 import type { PreviewImage } from '../pipeline/preview';
 import { Gallery, settingsFromPng, type LoraLookup } from './gallery';
 import { JsonFile, readJsonFile } from './json-store';
 import { LoraLibrary } from './library';
-import type { AppGenerateRequest, AppInfo, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
+import type { AppGenerateRequest, AppInfo, AppRegionRequest, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
 
 /** What runs the engine: a RestartingEngine (child or utility process) or an EngineWorker. */
 export interface EngineRunner {
@@ -128,10 +129,8 @@ export class Studio {
   // ---- info ----
 
   async getInfo(): Promise<AppInfo> {
-    // the regional methods need boxes, which the app cannot draw yet (docs/app.md): not offered
-    const methods = describeMethods()
-      .filter((m) => !m.regional)
-      .map(({ name, label, summary, cost, options }) => ({ name, label, summary, cost, options: options.map((o) => ({ ...o })) }));
+    // the regional methods get their boxes from the app's region editor
+    const methods = describeMethods().map(({ name, label, summary, cost, options, regional }) => ({ name, label, summary, cost, options: options.map((o) => ({ ...o })), regional }));
     return { version: this.options.version, engine: { providers: await this.options.providers(), methods } };
   }
 
@@ -244,6 +243,7 @@ export class Studio {
     if (request.loras.length < method.minLoras) {
       throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least ${method.minLoras} LoRA${method.minLoras === 1 ? '' : 's'} in the stack.`, 'Add LoRAs to the stack or choose Merge.');
     }
+    checkRequestRegions(method, request.regions ?? []);
     request = { ...request, method: { name: method.name, options } };
     // the seed is fixed now, so a job resumed after a restart makes the images it would have made
     const seed = request.seed ?? randomInt(0, 2 ** 32);
@@ -352,6 +352,9 @@ export class Studio {
       method: { name: r.method.name, ...(r.method.options ? { options: { ...r.method.options } } : {}) },
       ...(r.order ? { order: r.order } : {}),
       provider: r.provider,
+      ...(r.regions && r.regions.length > 0
+        ? { regions: r.regions.map((g) => ({ box: [...g.box] as [number, number, number, number], prompt: g.prompt, negative: g.negative, loras: g.loras.map((l) => ({ path: l.path, weight: l.weight })) })) }
+        : {}),
       output: { dir: this.gallery.dir },
       preview: true,
     };
@@ -364,6 +367,16 @@ export class Studio {
     await this.options.engine.close();
     await this.queueFile.write({ jobs: this.jobs.map((j) => ({ ...j, state: 'queued' as const })) });
   }
+}
+
+/** The engine's region rules, checked when a job is queued so that the error shows next to the boxes. */
+function checkRequestRegions(method: MethodDefinition, regions: readonly AppRegionRequest[]): void {
+  if (!method.regional) {
+    if (regions.length > 0) throw new ChordError('BAD_ARGUMENT', `${method.label} does not use regions.`, 'Choose Regional (or Regional passes), or leave the boxes out.');
+    return;
+  }
+  if (regions.length === 0) throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least one region.`, 'Draw a box in the region editor, or choose another method.');
+  checkRegions(regions.map((r) => ({ box: { x0: r.box[0], y0: r.box[1], x1: r.box[2], y1: r.box[3] }, prompt: r.prompt, negative: r.negative })));
 }
 
 /** A small PNG data URL of a latent preview, scaled up so the page need not smooth 8 pixels. */

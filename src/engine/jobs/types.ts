@@ -25,6 +25,15 @@ export interface AppGenerateRequest {
   method: { name: string; options?: Record<string, number | boolean> };
   order?: string;
   provider: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+  regions?: AppRegionRequest[];
+}
+
+/** A region of a regional request (engine RegionRequest, with the defaults filled in). */
+export interface AppRegionRequest {
+  box: [number, number, number, number];
+  prompt: string;
+  negative: string;
+  loras: { path: string; weight: number }[];
 }
 
 export interface MethodOptionInfo {
@@ -42,6 +51,7 @@ export interface MethodInfo {
   summary: string;
   cost: string;
   options: MethodOptionInfo[];
+  regional: boolean;
 }
 
 export interface AppInfo {
@@ -93,6 +103,29 @@ export interface ImageSettings {
   method?: string;
   methodOptions?: Record<string, number | boolean>;
   source: 'chord' | 'a1111';
+  regions?: ImageRegion[];
+}
+
+export interface ImageRegion {
+  box: [number, number, number, number];
+  prompt: string;
+  negative: string;
+  /** indices into `ImageSettings.loras` */
+  loras: number[];
+}
+
+export interface ImageStep {
+  active: number[];
+  dominant: number | null;
+  refreshed: number[];
+  full: number;
+  shallow: number;
+}
+
+export interface ImageStepLog {
+  steps: ImageStep[];
+  shallowCost: number;
+  shallowCostBasis: string;
 }
 
 export interface GalleryImage {
@@ -103,6 +136,7 @@ export interface GalleryImage {
   createdAt: number;
   settings: ImageSettings | null;
   file: string;
+  stepLog?: ImageStepLog;
 }
 
 export interface QueuedJob {
