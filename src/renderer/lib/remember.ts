@@ -3,6 +3,7 @@
  * page's localStorage, per browser profile. The queue and the gallery live on the host instead.
  */
 import type { ChordSession } from './session.svelte';
+import { boxOf, boxTuple } from './regions';
 import type { SeedMode } from './settings.svelte';
 
 const KEY = 'chord.workspace';
@@ -25,6 +26,8 @@ interface Saved {
   promptPerLine: boolean;
   methodOptions: Record<string, number | boolean>;
   stack: { id: string; weight: number }[];
+  regions: { box: [number, number, number, number]; prompt: string; negative: string; loras: { id: string; weight: number }[] }[];
+  showRegions: boolean;
 }
 
 export function saveWorkspace(session: ChordSession): void {
@@ -47,6 +50,8 @@ export function saveWorkspace(session: ChordSession): void {
     promptPerLine: s.promptPerLine,
     methodOptions: { ...session.stack.methodOptions },
     stack: session.stack.items.map((i) => ({ id: i.lora.id, weight: i.weight })),
+    regions: session.regions.items.map((r) => ({ box: boxTuple(r.box), prompt: r.prompt, negative: r.negative, loras: r.loras.map((l) => ({ id: l.lora.id, weight: l.weight })) })),
+    showRegions: session.regions.showOverlay,
   };
   try {
     localStorage.setItem(KEY, JSON.stringify(saved));
@@ -90,4 +95,17 @@ export function restoreWorkspace(session: ChordSession): void {
     const lora = session.library.byId(item.id);
     if (lora && typeof item.weight === 'number') session.stack.add(lora, session.stack.items.length, item.weight);
   }
+  for (const r of Array.isArray(saved.regions) ? saved.regions : []) {
+    const box = Array.isArray(r?.box) && r.box.length === 4 && r.box.every((v) => typeof v === 'number' && Number.isFinite(v)) ? boxOf(r.box) : undefined;
+    if (!box || !session.regions.add(box)) continue;
+    const i = session.regions.items.length - 1;
+    if (typeof r.prompt === 'string') session.regions.items[i].prompt = r.prompt;
+    if (typeof r.negative === 'string') session.regions.items[i].negative = r.negative;
+    for (const l of Array.isArray(r.loras) ? r.loras : []) {
+      const lora = session.library.byId(l?.id);
+      if (lora && typeof l.weight === 'number') session.regions.bind(i, lora, l.weight);
+    }
+  }
+  session.regions.selected = undefined;
+  if (typeof saved.showRegions === 'boolean') session.regions.showOverlay = saved.showRegions;
 }

@@ -7,6 +7,7 @@ import { describeError } from './describe';
 import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
 import { LibraryStore } from './library.svelte';
+import { RegionsStore } from './regions.svelte';
 import { SettingsStore } from './settings.svelte';
 import { StackStore } from './stack.svelte';
 import type { ChordClient } from './transport';
@@ -25,6 +26,8 @@ export class ChordSession {
   readonly stack = new StackStore();
   readonly settings = new SettingsStore();
   readonly jobs = new JobsStore();
+  /** The region editor's boxes, sent with the regional methods. */
+  readonly regions = new RegionsStore();
 
   readonly #api: ChordClient;
 
@@ -86,11 +89,23 @@ export class ChordSession {
     // the batch grid: prompts x methods, each job a batch of seeds
     const prompts = this.settings.prompts();
     const methods = $state.snapshot(this.stack.methods());
+    // the regional methods take the editor's boxes; a rule they break stops here, next to them
+    const isRegional = (name: string) => this.info?.engine.methods.find((m) => m.name === name)?.regional === true;
+    const regional = methods.filter((m) => isRegional(m.name));
+    if (regional.length > 0) {
+      const problem = this.regions.items.length === 0 ? 'Draw at least one box in the region editor for the regional method.' : this.regions.problems[0];
+      if (problem) {
+        this.jobs.lastError = problem;
+        this.status = problem;
+        return;
+      }
+    }
+    const regions = regional.length > 0 ? this.regions.request() : [];
     let queued = 0;
     try {
       for (const prompt of prompts) {
         for (const method of methods) {
-          await this.#api.generate({ ...this.settings.request(loras), prompt, method });
+          await this.#api.generate({ ...this.settings.request(loras), prompt, method, ...(isRegional(method.name) ? { regions } : {}) });
           queued++;
         }
       }
@@ -139,6 +154,7 @@ export class ChordSession {
     this.status = `Adding ${files.length} file${files.length === 1 ? '' : 's'}…`;
     this.status = await this.library.addFiles(files);
     this.stack.sync(this.library.loras);
+    this.regions.sync(this.library.loras);
   }
 
   /** Settings from a dropped PNG (Chord's or A1111's). */
@@ -153,6 +169,7 @@ export class ChordSession {
     await this.#try(async () => {
       await this.library.remove(id);
       this.stack.remove(id);
+      this.regions.sync(this.library.loras);
     });
   }
 
@@ -170,7 +187,11 @@ export class ChordSession {
     }
     this.stack.items = [];
     const unknown: string[] = [];
-    for (const l of settings.loras) {
+    // LoRAs bound to a region go back to their box, the others to the stack
+    const bound = new Set((settings.regions ?? []).flatMap((g) => g.loras));
+    if (settings.regions) unknown.push(...this.regions.restore(settings, (path) => this.library.byPath(path)));
+    for (const [k, l] of settings.loras.entries()) {
+      if (bound.has(k)) continue;
       const entry = l.path ? this.library.byPath(l.path) : undefined;
       if (entry) this.stack.add(entry, this.stack.items.length, l.weight);
       else unknown.push(l.name);
