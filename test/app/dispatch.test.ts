@@ -81,6 +81,10 @@ describe('generate request validation', () => {
       method: { name: 'switch', options: { tau: 3 } },
       order: 'category',
       provider: 'cpu',
+      regions: [
+        { box: [0, 0, 0.5, 1], prompt: 'knight', negative: '', loras: [{ path: '/l/knight.safetensors', weight: 1 }] },
+        { box: [0.5, 0, 1, 1], prompt: 'ink', negative: 'blurry', loras: [] },
+      ],
     };
     const reply = await createDispatcher(host).generate(request);
     expect(reply.ok).toBe(true);
@@ -101,6 +105,10 @@ describe('generate request validation', () => {
     [{ negative: 'x' }, 'unknown setting "negative"'],
     [{ model: '   ' }, 'model is empty'],
     [{ model: undefined }, 'model is missing'],
+    [{ regions: [{ box: [0, 0, 1.5, 1] }] }, 'region x1 must be a number from 0 to 1'],
+    [{ regions: [{ box: [0.5, 0, 0.5, 1] }] }, 'a region box must have x0 < x1 and y0 < y1 (a positive area)'],
+    [{ regions: [{ box: [0, 0, 1] }] }, 'regions.0.box.3 is missing'],
+    [{ regions: Array.from({ length: 9 }, (_, i) => ({ box: [i / 9, 0, (i + 1) / 9, 1] })) }, 'at most 8 regions'],
   ])('rejects %j', async (change, expected) => {
     const { host, generated } = recordingHost();
     const reply = await createDispatcher(host).generate({ prompt: 'x', model: '/m/glyph-sd', ...change });
@@ -113,6 +121,12 @@ describe('generate request validation', () => {
         hint: 'Fix that setting and try again.',
       },
     });
+  });
+
+  it('fills the defaults of a region', async () => {
+    const { host, generated } = recordingHost();
+    await createDispatcher(host).generate({ prompt: 'x', model: '/m/glyph-sd', method: { name: 'regional' }, regions: [{ box: [0, 0, 0.5, 1] }] });
+    expect(generated[0].regions).toEqual([{ box: [0, 0, 0.5, 1], prompt: '', negative: '', loras: [] }]);
   });
 
   it('rejects a request that is not an object', async () => {
