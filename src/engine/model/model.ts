@@ -389,7 +389,10 @@ export class Model {
     if (on && !this.options.cacheDir) throw new ChordError('RUNTIME', 'Regional composition needs a cache folder for its rewritten UNet.');
     this.regionalEnabled = on;
     await this.session('unet');
-    if (this.cutEnabled) await this.session('unet_shallow');
+    // the regional methods run full passes only, and the regional graph cannot be cut (its region
+    // inputs reach the blocks a shallow pass skips): the shallow session is opened again when
+    // regions are off and a method asks for cached passes
+    if (this.cutEnabled && !on) await this.session('unet_shallow');
   }
 
   /** One UNet call (see UnetRun): full, full with its deep feature, or shallow. */

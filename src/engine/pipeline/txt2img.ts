@@ -116,6 +116,9 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   const stepNoise = generator.source(latentSize);
 
   // 4. denoise
+  // a process that made a regional image before still runs the regional graph, which cannot be cut:
+  // back to the plain one first (one app engine serves every method, one image after another)
+  if (method.wantsCachedPasses) await model.useRegional(false);
   const cachedPasses = method.wantsCachedPasses ? await model.enableCachedPasses() : false;
   method.begin(settings.steps, cachedPasses, latentDims);
   if (method.prepare) {
