@@ -214,6 +214,12 @@ describe.skipIf(!HAVE_CHROMIUM)('step timeline and region editor in Chromium aga
     expect(await editor.locator('[data-bound]').evaluateAll((els) => els.map((e) => e.getAttribute('data-bound')))).toEqual(['zorb', 'quill']);
     expect(await editor.getByLabel('Weight of quill in region 2').inputValue()).toBe('0.9');
     expect(await stack().locator('[data-stack-item]').count()).toBe(0);
+    // the page remembers the boxes across a reload, as it does the form and the stack
+    await page.reload();
+    await page.getByRole('status').getByText('Ready.').waitFor();
+    await expect.poll(() => editor.locator('fieldset').count()).toBe(2);
+    expect(await edges(2)).toEqual([0.5, 0.063, 1, 0.938]);
+    expect(await editor.locator('[data-bound]').evaluateAll((els) => els.map((e) => e.getAttribute('data-bound')))).toEqual(['zorb', 'quill']);
     // the same regions come back from the PNG through the API a dropped file uses
     const png = readFileSync(join(folders.dataDir, 'gallery', readdirSync(join(folders.dataDir, 'gallery')).sort((a, b) => parseInt(b, 10) - parseInt(a, 10))[0]));
     const reply = (await (await fetch(new URL('/api/imageSettings', server.url), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: png })).json()) as {
