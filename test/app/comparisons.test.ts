@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { app, ChordError, type GenerateRequest, type GenerateResult } from '../../src/engine';
 import { gridLayout } from '../../src/engine/compare/grid';
 import { comparisonRowLabel, engineLoraName, planComparison, settleCell, settleLostCells, type StoredComparison } from '../../src/engine/jobs/comparisons';
+import { createDispatcher, type ApiHost } from '../../src/shared/dispatch';
 
 const MODEL = resolve(import.meta.dirname, '../../models/glyph-sd');
 const LORAS = resolve(MODEL, 'loras');
@@ -218,5 +219,25 @@ describe('comparisons in the studio', () => {
     await expect.poll(async () => (await studio.listComparisons())[0].cells[1].state).toBe('cancelled');
     expect((await studio.listQueue()).map((j) => j.jobId)).toEqual([c.cells[0].jobId]);
     await expect(studio.exportComparison('nope')).rejects.toThrow('This comparison is not there any more.');
+  });
+});
+
+describe('the dispatcher on comparisons', () => {
+  it('validates a comparison request before the host sees it, in one line', async () => {
+    const seen: unknown[] = [];
+    const host = {
+      startComparison: async (r: unknown) => {
+        seen.push(r);
+        return { id: 'c' };
+      },
+      exportComparison: async (id: string) => ({ name: id }),
+    } as unknown as ApiHost;
+    const d = createDispatcher(host);
+    const bad = await d.startComparison({ settings: { prompt: 'p', model: '/m' }, orders: ['sideways'], methods: [{ name: 'merge' }] });
+    expect(bad).toEqual({ ok: false, error: { code: 'BAD_ARGUMENT', message: 'Invalid comparison: an ordering must be one of freq, reverse, user, category, all.', hint: 'Fix that setting and try again.' } });
+    const ok = await d.startComparison({ settings: { prompt: 'p', model: '/m', seed: 5 }, orders: ['all'], methods: [{ name: 'switch', options: { tau: 1 } }] });
+    expect(ok.ok).toBe(true);
+    expect(seen[0]).toMatchObject({ settings: { prompt: 'p', seed: 5, steps: 20, loras: [] }, orders: ['all'] });
+    expect(await d.exportComparison('')).toMatchObject({ ok: false, error: { message: 'Invalid comparison: comparison id is empty.' } });
   });
 });
