@@ -168,12 +168,36 @@ export const PngBytesSchema = v.pipe(
   v.check((bytes) => bytes.byteLength <= 64 * 1024 * 1024, 'the image is larger than 64 MB'),
 );
 
+/**
+ * Compare view: the orderings a comparison's rows may use. `all` is every permutation of the
+ * stack (up to `COMPARE_LIMITS.permutedLoras` LoRAs); the others are the engine's order rules.
+ */
+export const COMPARE_ORDERS = ['freq', 'reverse', 'user', 'category', 'all'] as const;
+export type CompareOrder = (typeof COMPARE_ORDERS)[number];
+/** A comparison makes at most `cells` images; `all` permutes at most `permutedLoras` LoRAs (4! = 24). */
+export const COMPARE_LIMITS = { cells: 24, permutedLoras: 4 } as const;
+
+export const ComparisonRequestSchema = v.strictObject({
+  /** The prompt, stack and settings every cell shares (one seed for all; left out: the host picks one). */
+  settings: v.omit(GenerateRequestSchema, ['batchCount', 'method', 'order']),
+  /** The rows; none: one row in the stack's order (a comparison of methods only). */
+  orders: v.pipe(
+    v.array(v.picklist(COMPARE_ORDERS, `an ordering must be one of ${COMPARE_ORDERS.join(', ')}`), 'orders must be a list'),
+    v.maxLength(COMPARE_ORDERS.length, 'too many orderings'),
+  ),
+  /** The columns, each a method with its options. */
+  methods: v.pipe(v.array(MethodChoiceSchema, 'methods must be a list'), v.maxLength(COMPARE_LIMITS.cells, `at most ${COMPARE_LIMITS.cells} methods`)),
+});
+export const ComparisonIdSchema = v.pipe(nonEmptyText('comparison id'), v.maxLength(100, 'comparison id is too long'));
+
 export type LoraChoice = v.InferOutput<typeof LoraChoiceSchema>;
 /** What a caller sends: everything but `prompt` and `model` may be left out. */
 export type GenerateRequestInput = v.InferInput<typeof GenerateRequestSchema>;
 /** What the engine receives: validated, defaults filled in. */
 export type GenerateRequest = v.InferOutput<typeof GenerateRequestSchema>;
 export type LoraPatch = v.InferOutput<typeof LoraPatchSchema>;
+export type ComparisonRequestInput = v.InferInput<typeof ComparisonRequestSchema>;
+export type ComparisonRequest = v.InferOutput<typeof ComparisonRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Results and events
@@ -293,6 +317,69 @@ export interface JobTicket {
   jobId: string;
 }
 
+/** A cell of a comparison: `pending` while its job is queued or running. */
+export type ComparisonCellState = 'pending' | 'done' | 'failed' | 'cancelled';
+
+export interface ComparisonCell {
+  row: number;
+  column: number;
+  /** its job in the queue */
+  jobId: string;
+  state: ComparisonCellState;
+  /** the image once made; null before, after a failure, or when it was deleted from the gallery */
+  image: GalleryImage | null;
+  /** the LoRA names in the order the method took them (from the image's record) */
+  order: string[] | null;
+  /** why the cell failed or was cancelled, in one line */
+  error: string | null;
+}
+
+export interface ComparisonRow {
+  /** an order rule, or one permutation of the stack */
+  kind: 'freq' | 'reverse' | 'user' | 'category' | 'permutation';
+  /** the `order` each cell of the row was queued with */
+  order: string;
+  /** the LoRA names in order, when known (a rule's order is known once a cell of the row is made) */
+  names: string[] | null;
+  /** the row's label (also in the exported grid) */
+  label: string;
+}
+
+export interface ComparisonColumn {
+  method: string;
+  label: string;
+  options: Record<string, number | boolean>;
+}
+
+/** The last exported grid PNG of a comparison. */
+export interface ComparisonGrid {
+  name: string;
+  /** where the page can load or download it; null where the host serves no such URL */
+  url: string | null;
+  /** where the file is on the host's disk */
+  file: string;
+  width: number;
+  height: number;
+  cellWidth: number;
+  cellHeight: number;
+}
+
+/** One stack, prompt and seed as a grid of orderings (rows) x methods (columns). */
+export interface Comparison {
+  id: string;
+  /** ms since the epoch */
+  createdAt: number;
+  /** what every cell shares; the seed is fixed */
+  settings: Omit<GenerateRequest, 'batchCount' | 'method' | 'order'> & { seed: number };
+  /** the stack's LoRA names, in the stack's order */
+  loras: string[];
+  rows: ComparisonRow[];
+  columns: ComparisonColumn[];
+  /** row-major: cells[row * columns.length + column] */
+  cells: ComparisonCell[];
+  grid: ComparisonGrid | null;
+}
+
 export type JobPhase = 'loading' | 'denoising' | 'decoding';
 
 /** `image` is the 0-based index within the batch. */
@@ -316,7 +403,9 @@ export type JobEvent =
   | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
-  | { type: 'failed'; jobId: string; error: ApiErrorData };
+  | { type: 'failed'; jobId: string; error: ApiErrorData }
+  /** A comparison changed (a cell finished, failed or was cancelled; a grid was exported). */
+  | { type: 'comparison'; comparison: Comparison };
 
 export type JobEventListener = (event: JobEvent) => void;
 export type Unsubscribe = () => void;
@@ -352,6 +441,14 @@ export interface ChordApi {
   imageSettings(png: Uint8Array): Promise<ImageSettings>;
   /** Events of every job, for as long as the listener is subscribed. */
   onJobEvent(listener: JobEventListener): Unsubscribe;
+  /** Plans a comparison and queues each of its cells as a job (all or none); resolves once queued. */
+  startComparison(request: ComparisonRequestInput): Promise<Comparison>;
+  /** Every comparison, newest first. */
+  listComparisons(): Promise<Comparison[]>;
+  /** Composes the comparison's cells into one labelled PNG in the data folder. */
+  exportComparison(id: string): Promise<ComparisonGrid>;
+  /** Forgets a comparison and its exported grid (its images stay in the gallery; queued cells stay queued). */
+  deleteComparison(id: string): Promise<void>;
 }
 
 /** What a transport adds for files the user dropped (their paths, or an upload in a browser). */
@@ -378,6 +475,10 @@ export const API_METHODS = [
   'deleteImage',
   'revealImage',
   'imageSettings',
+  'startComparison',
+  'listComparisons',
+  'exportComparison',
+  'deleteComparison',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 

@@ -27,6 +27,10 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     revealImage: notHere,
     imageSettings: notHere,
     importLora: notHere,
+    startComparison: notHere,
+    listComparisons: notHere,
+    exportComparison: notHere,
+    deleteComparison: notHere,
     generate: async (request) => {
       generated.push(request);
       return { jobId: 'job-1' };

@@ -22,6 +22,10 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
     revealImage: never,
     imageSettings: never,
     addLoraFiles: never,
+    startComparison: never,
+    listComparisons: never,
+    exportComparison: never,
+    deleteComparison: never,
     onJobEvent: () => () => {},
     ...overrides,
   };

@@ -16,10 +16,11 @@ import type { GenerateHooks, GenerateRequest, GenerateResult } from '../host/eng
 import { inspectModelFolder } from '../model/folder';
 import { describeMethods, findMethod, resolveMethodOptions } from '../pipeline/methods';
 import type { PreviewImage } from '../pipeline/preview';
+import { Comparisons, engineLoraName } from './comparisons';
 import { Gallery, settingsFromPng, type LoraLookup } from './gallery';
 import { JsonFile, readJsonFile } from './json-store';
 import { LoraLibrary } from './library';
-import type { AppGenerateRequest, AppInfo, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
+import type { AppComparisonRequest, AppGenerateRequest, AppInfo, Comparison, ComparisonGrid, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
 
 /** What runs the engine: a RestartingEngine (child or utility process) or an EngineWorker. */
 export interface EngineRunner {
@@ -35,7 +36,12 @@ export interface StudioOptions {
   bundledModelsDirs: string[];
   engine: EngineRunner;
   /** URLs the page loads images from (an HTTP route, or Electron's custom protocol) */
-  urls: { image: (name: string) => string; loraPreview: (id: string) => string };
+  urls: {
+    image: (name: string) => string;
+    loraPreview: (id: string) => string;
+    /** an exported comparison grid; left out where the host serves none (the export then has no URL) */
+    comparison?: (name: string) => string;
+  };
   /** execution providers usable here, for the status line */
   providers: () => Promise<string[]>;
   /**
@@ -59,6 +65,7 @@ function isQueuedJob(x: unknown): x is QueuedJob {
 export class Studio {
   readonly library: LoraLibrary;
   readonly gallery: Gallery;
+  readonly comparisons: Comparisons;
   private jobs: QueuedJob[] = [];
   private readonly queueFile: JsonFile<{ jobs: QueuedJob[] }>;
   private userModels: string[] = [];
@@ -73,6 +80,16 @@ export class Studio {
     this.gallery = new Gallery(join(options.dataDir, 'gallery'), options.urls.image);
     this.queueFile = new JsonFile(join(options.dataDir, 'queue.json'));
     this.modelsFile = new JsonFile(join(options.dataDir, 'models.json'));
+    this.comparisons = new Comparisons({
+      dataDir: options.dataDir,
+      gallery: this.gallery,
+      findLora: (l) => this.findLora(l),
+      gridUrl: options.urls.comparison,
+      emit: (e) => this.emit(e),
+      onWarning: options.onWarning,
+    });
+    // the comparisons follow their cells' jobs through the same events the windows get
+    this.onJobEvent((e) => this.comparisons.onJobEvent(e));
   }
 
   /** Passes an engine notice (a provider fallback, a LoRA partly applied) on to the windows. */
@@ -106,6 +123,7 @@ export class Studio {
     // a job that was running when the last run ended continues after its saved images
     // (a queue written before methods were chosen per job means merge)
     this.jobs = saved.jobs.map((j) => ({ ...j, state: 'queued', request: { ...j.request, method: j.request.method ?? { name: 'merge' }, provider: j.request.provider ?? 'auto' } }));
+    await this.comparisons.load(this.jobs.map((j) => j.jobId));
     this.pump();
   }
 
@@ -237,21 +255,29 @@ export class Studio {
   }
 
   async generate(request: AppGenerateRequest): Promise<{ jobId: string }> {
+    const [jobId] = await this.queueJobs([request]);
+    return { jobId };
+  }
+
+  /** Checks every request, then queues them all (or none); `beforeQueued` learns the job ids first. */
+  private async queueJobs(requests: AppGenerateRequest[], beforeQueued?: (jobIds: string[]) => Promise<void>): Promise<string[]> {
     if (this.closed) throw new ChordError('ENGINE_UNAVAILABLE', 'Chord is shutting down.');
-    // a wrong method or option fails now, next to the settings that caused it, not in the queue
-    const method = findMethod(request.method.name);
-    const options = resolveMethodOptions(method, request.method.options);
-    if (request.loras.length < method.minLoras) {
-      throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least ${method.minLoras} LoRA${method.minLoras === 1 ? '' : 's'} in the stack.`, 'Add LoRAs to the stack or choose Merge.');
-    }
-    request = { ...request, method: { name: method.name, options } };
-    // the seed is fixed now, so a job resumed after a restart makes the images it would have made
-    const seed = request.seed ?? randomInt(0, 2 ** 32);
-    const job: QueuedJob = { jobId: randomUUID(), request: { ...request, seed }, state: 'queued', imagesDone: 0, createdAt: Date.now() };
-    this.jobs.push(job);
+    const jobs = requests.map((r): QueuedJob => {
+      // a wrong method or option fails now, next to the settings that caused it, not in the queue
+      const method = findMethod(r.method.name);
+      const options = resolveMethodOptions(method, r.method.options);
+      if (r.loras.length < method.minLoras) {
+        throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least ${method.minLoras} LoRA${method.minLoras === 1 ? '' : 's'} in the stack.`, 'Add LoRAs to the stack or choose Merge.');
+      }
+      // the seed is fixed now, so a job resumed after a restart makes the images it would have made
+      const seed = r.seed ?? randomInt(0, 2 ** 32);
+      return { jobId: randomUUID(), request: { ...r, method: { name: method.name, options }, seed }, state: 'queued', imagesDone: 0, createdAt: Date.now() };
+    });
+    await beforeQueued?.(jobs.map((j) => j.jobId));
+    this.jobs.push(...jobs);
     await this.queueChanged();
     this.pump();
-    return { jobId: job.jobId };
+    return jobs.map((j) => j.jobId);
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -355,6 +381,25 @@ export class Studio {
       output: { dir: this.gallery.dir },
       preview: true,
     };
+  }
+
+  // ---- compare view ----
+
+  /** Queues every cell of a comparison as a job of its own (all or none). */
+  async startComparison(request: AppComparisonRequest): Promise<Comparison> {
+    const library = await this.library.list();
+    // rows are labelled with the names the user sees on the cards
+    const labels = request.settings.loras.map((l) => library.find((e) => e.path === l.path)?.name ?? engineLoraName(l.path));
+    return this.comparisons.start(request, labels, (requests, beforeQueued) => this.queueJobs(requests, beforeQueued));
+  }
+  listComparisons(): Promise<Comparison[]> {
+    return this.comparisons.list();
+  }
+  exportComparison(id: string): Promise<ComparisonGrid> {
+    return this.comparisons.export(id);
+  }
+  deleteComparison(id: string): Promise<void> {
+    return this.comparisons.delete(id);
   }
 
   /** Stops the running job (it stays queued and resumes next start) and the engine. */

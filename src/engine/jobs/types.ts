@@ -136,4 +136,56 @@ export type JobEvent =
   | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
-  | { type: 'failed'; jobId: string; error: JobError };
+  | { type: 'failed'; jobId: string; error: JobError }
+  | { type: 'comparison'; comparison: Comparison };
+
+/** The compare view's request: what every cell shares, the rows' orderings and the columns' methods. */
+export interface AppComparisonRequest {
+  settings: Omit<AppGenerateRequest, 'batchCount' | 'method' | 'order'>;
+  orders: ('freq' | 'reverse' | 'user' | 'category' | 'all')[];
+  methods: { name: string; options?: Record<string, number | boolean> }[];
+}
+
+export interface ComparisonCell {
+  row: number;
+  column: number;
+  jobId: string;
+  state: 'pending' | 'done' | 'failed' | 'cancelled';
+  image: GalleryImage | null;
+  order: string[] | null;
+  error: string | null;
+}
+
+export interface ComparisonRow {
+  kind: 'freq' | 'reverse' | 'user' | 'category' | 'permutation';
+  order: string;
+  names: string[] | null;
+  label: string;
+}
+
+export interface ComparisonColumn {
+  method: string;
+  label: string;
+  options: Record<string, number | boolean>;
+}
+
+export interface ComparisonGrid {
+  name: string;
+  url: string | null;
+  file: string;
+  width: number;
+  height: number;
+  cellWidth: number;
+  cellHeight: number;
+}
+
+export interface Comparison {
+  id: string;
+  createdAt: number;
+  settings: Omit<AppGenerateRequest, 'batchCount' | 'method' | 'order'> & { seed: number };
+  loras: string[];
+  rows: ComparisonRow[];
+  columns: ComparisonColumn[];
+  cells: ComparisonCell[];
+  grid: ComparisonGrid | null;
+}

@@ -4,6 +4,7 @@
  */
 import type { AppInfo, GalleryImage, ModelSummary } from '../../shared/api';
 import { describeError } from './describe';
+import { CompareStore } from './compare.svelte';
 import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
 import { LibraryStore } from './library.svelte';
@@ -25,18 +26,24 @@ export class ChordSession {
   readonly stack = new StackStore();
   readonly settings = new SettingsStore();
   readonly jobs = new JobsStore();
+  readonly compare: CompareStore;
 
   readonly #api: ChordClient;
 
   constructor(api: ChordClient) {
     this.#api = api;
     this.library = new LibraryStore(api);
+    this.compare = new CompareStore(api, this.settings, this.stack);
   }
 
   async start(): Promise<void> {
     this.#api.onJobEvent((event) => {
       if (event.type === 'notice') {
         this.notice = event.message;
+        return;
+      }
+      if (event.type === 'comparison') {
+        this.compare.onEvent(event.comparison);
         return;
       }
       const line = this.jobs.onEvent(event);
@@ -50,6 +57,7 @@ export class ChordSession {
       await this.library.refresh();
       this.jobs.queue = await this.#api.listQueue();
       this.jobs.gallery = await this.#api.listGallery();
+      await this.compare.refresh();
       restoreWorkspace(this);
       this.ready = true;
       this.status = this.models.length > 0 ? 'Ready.' : 'No model found yet: add a model folder to generate.';
