@@ -44,6 +44,7 @@ const bridge: ChordBridge = {
       ipcRenderer.removeListener(IPC_JOB_EVENT, forward);
     };
   },
+  measureSpectra: invoke('measureSpectra'),
 };
 
 contextBridge.exposeInMainWorld('chord', bridge);

@@ -22,6 +22,7 @@ export const IPC_CHANNELS: Record<ApiMethod, string> = {
   deleteImage: 'chord:deleteImage',
   revealImage: 'chord:revealImage',
   imageSettings: 'chord:imageSettings',
+  measureSpectra: 'chord:measureSpectra',
 };
 export const IPC_JOB_EVENT = 'chord:jobEvent';
 

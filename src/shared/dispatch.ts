@@ -16,6 +16,7 @@ import {
   parseWith,
   PngBytesSchema,
   QueueMoveSchema,
+  SpectraRequestSchema,
   type ApiErrorData,
   type ApiMethod,
   type ChordApi,
@@ -94,6 +95,7 @@ export function createDispatcher(host: ApiHost, options: DispatchOptions = {}): 
     deleteImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.deleteImage(n))),
     revealImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.revealImage(n))),
     imageSettings: (png) => check(PngBytesSchema, png, 'Invalid image', (bytes) => settle(() => host.imageSettings(bytes))),
+    measureSpectra: (request) => check(SpectraRequestSchema, request, 'Invalid spectra request', (r) => settle(() => host.measureSpectra(r))),
   };
 }
 

@@ -27,6 +27,7 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     revealImage: notHere,
     imageSettings: notHere,
     importLora: notHere,
+    measureSpectra: notHere,
     generate: async (request) => {
       generated.push(request);
       return { jobId: 'job-1' };

@@ -23,6 +23,7 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
     imageSettings: never,
     addLoraFiles: never,
     onJobEvent: () => () => {},
+    measureSpectra: never,
     ...overrides,
   };
 }

@@ -50,6 +50,7 @@ const host: ApiHost = {
   listGallery: notHere,
   deleteImage: notHere,
   revealImage: notHere,
+  measureSpectra: notHere,
   imageSettings: async (png) => {
     calls.push(['imageSettings', png.byteLength]);
     return { prompt: 'p', negativePrompt: '', loras: [], source: 'chord' };

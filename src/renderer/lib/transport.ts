@@ -57,6 +57,7 @@ export function apiOverBridge(bridge: ChordBridge): ChordClient {
     imageSettings: (png) => call(() => bridge.imageSettings(png)),
     addLoraFiles: (files) => call(() => bridge.addLoraFiles(files)),
     onJobEvent: (listener) => bridge.onJobEvent(listener),
+    measureSpectra: (request) => call(() => bridge.measureSpectra(request)),
   };
 }
 
@@ -129,6 +130,7 @@ export function httpBridge(origin: string): ChordBridge {
       return { ok: true, value: result };
     },
     onJobEvent: jobEventStream(origin),
+    measureSpectra: (request) => post('measureSpectra', [request]),
   };
 }
 
