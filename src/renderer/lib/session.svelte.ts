@@ -2,7 +2,7 @@
  * The window's state and what the user can do with it. Components read the stores and call the
  * session's methods; it talks to the engine only through the API client it is given.
  */
-import type { AppInfo, FrequencyClass, GalleryImage, ModelSummary } from '../../shared/api';
+import type { AppInfo, FrequencyClass, GalleryImage, ModelSummary, SpectraResult } from '../../shared/api';
 import { describeError } from './describe';
 import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
@@ -32,6 +32,8 @@ export class ChordSession {
   readonly #api: ChordClient;
   /** The stack's LoRA ids as the last Frequency order left them (a class change then re-sorts). */
   #frequencyOrdered: string[] = [];
+  /** Measurements run one after another (the engine would serve them in turn anyway). */
+  #measuring: Promise<void> = Promise.resolve();
 
   constructor(api: ChordClient) {
     this.#api = api;
@@ -126,33 +128,42 @@ export class ChordSession {
     return { order: 'user', ...(highFrequency ? { highFrequency } : {}) };
   }
 
-  /** Measures LoRAs' frequency profiles on the chosen model; the library remembers the classes. */
-  async measure(ids: string[]): Promise<boolean> {
+  /**
+   * Measures LoRAs' frequency profiles on the chosen model (after any measurement under way); the
+   * library remembers the classes. Undefined when it could not (the status line says why).
+   */
+  measure(ids: string[]): Promise<SpectraResult | undefined> {
+    const run = this.#measuring.then(() => this.#measureNow(ids));
+    this.#measuring = run.then(() => undefined);
+    return run;
+  }
+
+  async #measureNow(ids: string[]): Promise<SpectraResult | undefined> {
     const model = this.settings.modelId;
     if (!model) {
       this.status = 'No model found yet: add a model folder to measure LoRAs on.';
-      return false;
+      return undefined;
     }
-    if (ids.length === 0 || this.spectra.busy) return false;
+    if (ids.length === 0) return undefined;
     try {
       const result = await this.spectra.measure(model, ids);
-      this.spectra.result = result;
       await this.library.refresh();
       this.stack.sync(this.library.loras);
       const made = result.loras.filter((l) => !l.cached).length;
       const list = result.loras.map((l) => `${l.name} ${l.class} (dH ${formatDh(l.dH)})`).join(', ');
       this.status = `${made > 0 ? 'Measured' : 'Frequency classes'} over ${result.pairs} image pair${result.pairs === 1 ? '' : 's'}: ${list}.`;
-      return true;
+      return result;
     } catch (error) {
       this.status = describeError(error);
-      return false;
+      return undefined;
     }
   }
 
   /** Opens the spectra plot of the stack's LoRAs (measuring those not measured yet). */
   async openSpectra(): Promise<void> {
     this.spectra.open = true;
-    await this.measure(this.stack.items.map((i) => i.lora.id));
+    const result = await this.measure(this.stack.items.map((i) => i.lora.id));
+    if (result) this.spectra.result = result;
   }
 
   /** Sorts the stack as the engine's `freq` rule does, with the user's classes; measures first where needed. */
@@ -162,9 +173,10 @@ export class ChordSession {
       this.status = 'The stack is empty: add LoRAs to order them.';
       return;
     }
-    if (!(await this.measure(ids))) return;
-    const order = this.spectra.result?.frequencyOrder ?? [];
-    this.stack.items = reorderByIds(this.stack.items, (i) => i.lora.id, order);
+    const result = await this.measure(ids);
+    if (!result) return;
+    this.spectra.result = result;
+    this.stack.items = reorderByIds(this.stack.items, (i) => i.lora.id, result.frequencyOrder);
     this.#frequencyOrdered = this.stack.items.map((i) => i.lora.id);
     const model = this.settings.modelId;
     this.status = `Stack in frequency order: ${this.stack.items.map((i) => `${i.lora.name} (${shownClass(i.lora, model).class ?? '?'})`).join(', ')}.`;
