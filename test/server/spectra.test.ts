@@ -3,7 +3,7 @@
  * generations), remembered per LoRA and model in the library with the user's class, and ordered
  * by the engine's `freq` rule with those classes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,11 @@ describe('measureSpectra', () => {
     const s = studio(tmp(), new ProfilingEngine());
     await s.start();
     await expect(s.measureSpectra({ model: MODEL, loras: ['nope'] })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    const copy = join(tmp(), 'gone.safetensors');
+    copyFileSync(lora('zorb'), copy);
+    const [gone] = (await s.addLoras([copy])).added;
+    rmSync(copy);
+    await expect(s.measureSpectra({ model: MODEL, loras: [gone.id] })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: expect.stringMatching(/^The file of zorb is missing/) });
     await s.close();
   });
 

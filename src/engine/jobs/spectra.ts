@@ -4,6 +4,7 @@
  * engine's `freq` order of them with the user's classes (spectral/order.ts), so the window orders
  * the stack exactly as the engine would.
  */
+import { stat } from 'node:fs/promises';
 import { ChordError } from '../errors';
 import type { ProfileHooks, ProfileRequest, ProfileResult } from '../host/profiling';
 import { orderLoras } from '../spectral/order';
@@ -26,6 +27,9 @@ export async function measureSpectra(request: SpectraRequest, context: SpectraCo
     if (!e) throw new ChordError('FILE_NOT_FOUND', 'A LoRA to measure is not in the library any more.', 'Reload the window and try again.');
     return e;
   });
+  for (const e of entries) {
+    if (!(await exists(e.path))) throw new ChordError('FILE_NOT_FOUND', `The file of ${e.name} is missing (${e.path}), so it cannot be measured.`, 'Put the file back, or add it again from where it is now.');
+  }
   const result = await context.engine.profile(
     { model: request.model, loras: entries.map((e) => e.path), ...(context.pairs === undefined ? {} : { seeds: context.pairs }) },
     {
@@ -51,4 +55,11 @@ export async function measureSpectra(request: SpectraRequest, context: SpectraCo
     loras: result.loras.map((l, k) => ({ loraId: ids[k], name: l.name, dH: l.dH, class: l.class, radial: l.radial, baseRadial: l.baseRadial, cached: l.cached })),
     frequencyOrder: ordering.names,
   };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
