@@ -150,7 +150,13 @@ export class ChordSession {
       await this.library.refresh();
       this.stack.sync(this.library.loras);
       const made = result.loras.filter((l) => !l.cached).length;
-      const list = result.loras.map((l) => `${l.name} ${l.class} (dH ${formatDh(l.dH)})`).join(', ');
+      // the class each card shows: the user's where set
+      const list = result.loras
+        .map((l) => {
+          const set = this.library.byId(l.loraId)?.classOverride;
+          return set ? `${l.name} ${set} (set by you; measured ${l.class}, dH ${formatDh(l.dH)})` : `${l.name} ${l.class} (dH ${formatDh(l.dH)})`;
+        })
+        .join(', ');
       this.status = `${made > 0 ? 'Measured' : 'Frequency classes'} over ${result.pairs} image pair${result.pairs === 1 ? '' : 's'}: ${list}.`;
       return result;
     } catch (error) {
