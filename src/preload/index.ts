@@ -48,6 +48,7 @@ const bridge: ChordBridge = {
       ipcRenderer.removeListener(IPC_JOB_EVENT, forward);
     };
   },
+  measureSpectra: invoke('measureSpectra'),
 };
 
 contextBridge.exposeInMainWorld('chord', bridge);

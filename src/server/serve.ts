@@ -27,6 +27,8 @@ export interface ServeOptions {
   /** library, queue, uploads and gallery; default chordDataDir() */
   dataDir?: string;
   cacheDir?: string;
+  /** image pairs per LoRA when the window measures frequency profiles; default the profiler's (16) */
+  profilePairs?: number;
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -142,6 +144,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     // a file manager opens on the machine running Chord: useful only when the browser is there too
     ...(isLoopback(o.host) ? { reveal: async (file: string) => openWithSystem(dirname(file)) } : {}),
     onWarning: (m) => o.err(`chord: ${m}`),
+    ...(o.profilePairs === undefined ? {} : { profilePairs: o.profilePairs }),
   });
   studio = s;
   const server = createChordHttpServer({

@@ -26,6 +26,13 @@ export const LORA_CATEGORIES = ['character', 'clothing', 'style', 'background', 
 export type LoraCategory = (typeof LORA_CATEGORIES)[number];
 
 /**
+ * A LoRA's frequency class (docs/spectral.md): H when it mainly adds fine detail, L when it mainly
+ * changes large areas; `FrequencyClass` in src/engine/spectral/spectrum.ts.
+ */
+export const FREQUENCY_CLASSES = ['H', 'L'] as const;
+export type FrequencyClass = (typeof FREQUENCY_CLASSES)[number];
+
+/**
  * Bounds a request must respect: the engine's own (src/engine/pipeline/settings.ts, host/engine.ts;
  * a test pins them). The engine further checks what the chosen model can do (its size multiple).
  */
@@ -143,6 +150,14 @@ export const GenerateRequestSchema = v.strictObject({
   order: v.optional(v.pipe(text('order', 2000), v.nonEmpty('order is empty'))),
   /** Where the UNet runs; a provider that cannot run here falls back to the CPU with a notice. */
   provider: v.optional(v.picklist(PROVIDERS, `provider must be one of ${PROVIDERS.join(', ')}`), 'auto'),
+  /**
+   * The LoRAs (by name) that are high-frequency (class H), the others L: the classes the window
+   * shows (measured or set by the user), so that the engine's order and CMLoRA's split agree with
+   * them. Left out: the engine measures the classes itself when the method or order needs them.
+   */
+  highFrequency: v.optional(
+    v.pipe(v.array(text('LoRA name', 500), 'highFrequency must be a list of LoRA names'), v.maxLength(LIMITS.loras, `at most ${LIMITS.loras} names in highFrequency`)),
+  ),
 });
 
 export const JobIdSchema = nonEmptyText('job id');
@@ -161,6 +176,8 @@ export const LoraPathsSchema = v.pipe(
 export const LoraPatchSchema = v.strictObject({
   category: v.optional(v.nullable(v.picklist(LORA_CATEGORIES, `category must be one of ${LORA_CATEGORIES.join(', ')}`))),
   triggerWords: v.optional(v.pipe(v.array(text('trigger word', 200), 'trigger words must be a list'), v.maxLength(50))),
+  /** The user's frequency class, which wins over the measured one; null: the measured one (auto). */
+  classOverride: v.optional(v.nullable(v.picklist(FREQUENCY_CLASSES, 'class must be H or L (or null for the measured class)'))),
 });
 export const QueueMoveSchema = v.picklist([-1, 1], 'a job moves by -1 (earlier) or 1 (later)');
 export const PngBytesSchema = v.pipe(
@@ -189,6 +206,13 @@ export const ComparisonRequestSchema = v.strictObject({
   methods: v.pipe(v.array(MethodChoiceSchema, 'methods must be a list'), v.maxLength(COMPARE_LIMITS.cells, `at most ${COMPARE_LIMITS.cells} methods`)),
 });
 export const ComparisonIdSchema = v.pipe(nonEmptyText('comparison id'), v.maxLength(100, 'comparison id is too long'));
+/** LoRAs of the library whose frequency profiles to measure (or read from the cache), on one model. */
+export const SpectraRequestSchema = v.strictObject({
+  /** A `ModelSummary.id`. */
+  model: nonEmptyText('model'),
+  /** `LoraEntry.id`s */
+  loras: v.pipe(v.array(LoraIdSchema, 'loras must be a list of LoRA ids'), v.minLength(1, 'no LoRAs given'), v.maxLength(LIMITS.loras, `at most ${LIMITS.loras} LoRAs at once`)),
+});
 
 export type LoraChoice = v.InferOutput<typeof LoraChoiceSchema>;
 /** What a caller sends: everything but `prompt` and `model` may be left out. */
@@ -198,6 +222,7 @@ export type GenerateRequest = v.InferOutput<typeof GenerateRequestSchema>;
 export type LoraPatch = v.InferOutput<typeof LoraPatchSchema>;
 export type ComparisonRequestInput = v.InferInput<typeof ComparisonRequestSchema>;
 export type ComparisonRequest = v.InferOutput<typeof ComparisonRequestSchema>;
+export type SpectraRequest = v.InferOutput<typeof SpectraRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Results and events
@@ -262,6 +287,52 @@ export interface LoraEntry {
   previewUrl: string | null;
   /** The file is gone from where it was: shown, not usable. */
   missing: boolean;
+  /** Its measured frequency class, per model it was measured on (remembered by the library). */
+  frequency: LoraFrequency[];
+  /** The user's class, which wins over the measured one; null: the measured one. */
+  classOverride: FrequencyClass | null;
+}
+
+/** What a measurement found for a LoRA on one model. */
+export interface LoraFrequency {
+  /** The `ModelSummary.id` it was measured on. */
+  model: string;
+  /** High-band statistic of the LoRA's images minus the base model's (docs/spectral.md). */
+  dH: number;
+  /** H when dH is above the threshold. */
+  class: FrequencyClass;
+  /** Image pairs the profile is the mean of. */
+  pairs: number;
+}
+
+/** One LoRA's frequency profile, for the spectra plot. */
+export interface LoraSpectrum {
+  loraId: string;
+  name: string;
+  dH: number;
+  /** As measured; the user's class is `LoraEntry.classOverride`. */
+  class: FrequencyClass;
+  /** Normalised radial profile of the LoRA's images (mean over the pairs), ring 0 (the DC term) first. */
+  radial: number[];
+  /** The same of the base model's images, from the same prompt and seeds. */
+  baseRadial: number[];
+  /** Read from the cache: no image was made. */
+  cached: boolean;
+}
+
+export interface SpectraResult {
+  model: string;
+  /** Image pairs each profile is the mean of. */
+  pairs: number;
+  /** dH above this is class H. */
+  threshold: number;
+  /** In the order asked for. */
+  loras: LoraSpectrum[];
+  /**
+   * The `LoraEntry.id`s in the engine's frequency order (`freq`: class H by dH, largest first, then
+   * class L by dH, largest first), with the user's classes.
+   */
+  frequencyOrder: string[];
 }
 
 export interface LoraImport {
@@ -405,7 +476,9 @@ export type JobEvent =
   | { type: 'cancelled'; jobId: string }
   | { type: 'failed'; jobId: string; error: ApiErrorData }
   /** A comparison changed (a cell finished, failed or was cancelled; a grid was exported). */
-  | { type: 'comparison'; comparison: Comparison };
+  | { type: 'comparison'; comparison: Comparison }
+  /** Measuring frequency profiles (`measureSpectra`): LoRA `lora` of `loras`, image `image` of `images` (0 of 0: from the cache). */
+  | { type: 'spectra'; loraId: string; lora: number; loras: number; image: number; images: number };
 
 export type JobEventListener = (event: JobEvent) => void;
 export type Unsubscribe = () => void;
@@ -449,6 +522,11 @@ export interface ChordApi {
   exportComparison(id: string): Promise<ComparisonGrid>;
   /** Forgets a comparison and its exported grid (its images stay in the gallery; queued cells stay queued). */
   deleteComparison(id: string): Promise<void>;
+  /**
+   * The frequency profiles of library LoRAs on a model, measured in the engine (seconds per LoRA,
+   * progress as `spectra` events) or read from its cache; each class is remembered in the library.
+   */
+  measureSpectra(request: SpectraRequest): Promise<SpectraResult>;
 }
 
 /** What a transport adds for files the user dropped (their paths, or an upload in a browser). */
@@ -479,6 +557,7 @@ export const API_METHODS = [
   'listComparisons',
   'exportComparison',
   'deleteComparison',
+  'measureSpectra',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 

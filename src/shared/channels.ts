@@ -26,6 +26,7 @@ export const IPC_CHANNELS: Record<ApiMethod, string> = {
   listComparisons: 'chord:listComparisons',
   exportComparison: 'chord:exportComparison',
   deleteComparison: 'chord:deleteComparison',
+  measureSpectra: 'chord:measureSpectra',
 };
 export const IPC_JOB_EVENT = 'chord:jobEvent';
 

@@ -18,6 +18,7 @@ import {
   parseWith,
   PngBytesSchema,
   QueueMoveSchema,
+  SpectraRequestSchema,
   type ApiErrorData,
   type ApiMethod,
   type ChordApi,
@@ -103,6 +104,7 @@ export function createDispatcher(host: ApiHost, options: DispatchOptions = {}): 
     listComparisons: () => settle(() => host.listComparisons()),
     exportComparison: (id) => check(ComparisonIdSchema, id, 'Invalid comparison', (i) => settle(() => host.exportComparison(i))),
     deleteComparison: (id) => check(ComparisonIdSchema, id, 'Invalid comparison', (i) => settleVoid(() => host.deleteComparison(i))),
+    measureSpectra: (request) => check(SpectraRequestSchema, request, 'Invalid spectra request', (r) => settle(() => host.measureSpectra(r))),
   };
 }
 

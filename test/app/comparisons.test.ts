@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { app, ChordError, type GenerateRequest, type GenerateResult } from '../../src/engine';
+import { app, ChordError, type GenerateRequest, type GenerateResult, type ProfileResult } from '../../src/engine';
 import { gridLayout } from '../../src/engine/compare/grid';
 import { comparisonRowLabel, engineLoraName, planComparison, settleCell, settleLostCells, type StoredComparison } from '../../src/engine/jobs/comparisons';
 import { createDispatcher, type ApiHost } from '../../src/shared/dispatch';
@@ -134,6 +134,9 @@ describe('settleCell', () => {
 /** An engine that writes a small flat PNG per request (or fails the ones asked to). */
 class PaintingEngine implements app.EngineRunner {
   requests: GenerateRequest[] = [];
+  async profile(): Promise<ProfileResult> {
+    throw new Error('comparisons measure nothing (test/server/spectra.test.ts covers profiles)');
+  }
   failOrders = new Set<string>();
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
@@ -210,7 +213,11 @@ describe('comparisons in the studio', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chord-compare-'));
     roots.push(dir);
     // an engine that never finishes: the first cell runs, the second waits in the queue
-    const engine: app.EngineRunner = { generate: () => new Promise(() => undefined), close: async () => undefined };
+    const engine: app.EngineRunner = {
+      generate: () => new Promise(() => undefined),
+      profile: () => Promise.reject(new Error('comparisons measure nothing')),
+      close: async () => undefined,
+    };
     const studio = make(dir, engine);
     await studio.start();
     const c = await studio.startComparison({ settings: settings(['zorb', 'hat']), orders: ['user'], methods: [{ name: 'merge' }, { name: 'composite' }] });

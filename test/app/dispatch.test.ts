@@ -31,6 +31,7 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     listComparisons: notHere,
     exportComparison: notHere,
     deleteComparison: notHere,
+    measureSpectra: notHere,
     generate: async (request) => {
       generated.push(request);
       return { jobId: 'job-1' };

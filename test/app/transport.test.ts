@@ -27,6 +27,7 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
     exportComparison: never,
     deleteComparison: never,
     onJobEvent: () => () => {},
+    measureSpectra: never,
     ...overrides,
   };
 }

@@ -54,6 +54,7 @@ const host: ApiHost = {
   listComparisons: notHere,
   exportComparison: notHere,
   deleteComparison: notHere,
+  measureSpectra: notHere,
   imageSettings: async (png) => {
     calls.push(['imageSettings', png.byteLength]);
     return { prompt: 'p', negativePrompt: '', loras: [], source: 'chord' };

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { ChordError, isChordError } from '../errors';
 import type { GenerateHooks, GenerateRequest, GenerateResult } from '../host/engine';
+import type { ProfileHooks, ProfileRequest, ProfileResult } from '../host/profiling';
 import { inspectModelFolder } from '../model/folder';
 import { describeMethods, findMethod, resolveMethodOptions } from '../pipeline/methods';
 import type { PreviewImage } from '../pipeline/preview';
@@ -20,12 +21,15 @@ import { Comparisons, engineLoraName } from './comparisons';
 import { Gallery, settingsFromPng, type LoraLookup } from './gallery';
 import { JsonFile, readJsonFile } from './json-store';
 import { LoraLibrary } from './library';
-import type { AppComparisonRequest, AppGenerateRequest, AppInfo, Comparison, ComparisonGrid, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
+import { measureSpectra } from './spectra';
+import type { AppComparisonRequest, AppGenerateRequest, AppInfo, Comparison, ComparisonGrid, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob, SpectraRequest, SpectraResult } from './types';
 
 /** What runs the engine: a RestartingEngine (child or utility process) or an EngineWorker. */
 export interface EngineRunner {
   generate(request: GenerateRequest, hooks?: GenerateHooks): Promise<GenerateResult>;
   close(): Promise<void>;
+  /** measures LoRAs' frequency profiles (the spectra plot, the cards' classes) */
+  profile(request: ProfileRequest, hooks?: ProfileHooks): Promise<ProfileResult>;
 }
 
 export interface StudioOptions {
@@ -51,6 +55,11 @@ export interface StudioOptions {
   reveal?: (file: string) => Promise<void>;
   /** problems that are not a request's fault (a damaged queue file), for the host's log */
   onWarning?: (message: string) => void;
+  /**
+   * image pairs per LoRA when the window measures frequency profiles; default the profiler's
+   * (16, what the threshold was chosen with: docs/spectral.md). Fewer are quicker and noisier.
+   */
+  profilePairs?: number;
 }
 
 type Listener = (event: JobEvent) => void;
@@ -74,6 +83,8 @@ export class Studio {
   private running?: { jobId: string; abort: AbortController };
   private pumping = false;
   private closed = false;
+  /** measurements under way, stopped on close */
+  private readonly measuring = new Set<AbortController>();
 
   constructor(private readonly options: StudioOptions) {
     this.library = new LoraLibrary({ dataDir: options.dataDir, previewUrl: options.urls.loraPreview });
@@ -377,6 +388,7 @@ export class Studio {
       batchCount: 1,
       method: { name: r.method.name, ...(r.method.options ? { options: { ...r.method.options } } : {}) },
       ...(r.order ? { order: r.order } : {}),
+      ...(r.highFrequency ? { highFrequency: [...r.highFrequency] } : {}),
       provider: r.provider,
       output: { dir: this.gallery.dir },
       preview: true,
@@ -402,10 +414,31 @@ export class Studio {
     return this.comparisons.delete(id);
   }
 
+  // ---- spectra ----
+
+  /** Frequency profiles of library LoRAs on a model, measured in the engine (or read from its cache). */
+  async measureSpectra(request: SpectraRequest): Promise<SpectraResult> {
+    if (this.closed) throw new ChordError('ENGINE_UNAVAILABLE', 'Chord is shutting down.');
+    const abort = new AbortController();
+    this.measuring.add(abort);
+    try {
+      return await measureSpectra(request, {
+        library: this.library,
+        engine: this.options.engine,
+        pairs: this.options.profilePairs,
+        signal: abort.signal,
+        onProgress: (event) => this.emit(event),
+      });
+    } finally {
+      this.measuring.delete(abort);
+    }
+  }
+
   /** Stops the running job (it stays queued and resumes next start) and the engine. */
   async close(): Promise<void> {
     this.closed = true;
     this.running?.abort.abort();
+    for (const m of this.measuring) m.abort();
     await this.options.engine.close();
     await this.queueFile.write({ jobs: this.jobs.map((j) => ({ ...j, state: 'queued' as const })) });
   }

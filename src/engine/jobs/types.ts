@@ -4,8 +4,9 @@
  * imports nothing outside itself); a type test fails if the two drift apart.
  */
 import type { LoraCategory } from '../png/record';
+import type { FrequencyClass } from '../spectral/spectrum';
 
-export type { LoraCategory };
+export type { LoraCategory, FrequencyClass };
 
 export type AppSampler = 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lcm';
 
@@ -25,6 +26,7 @@ export interface AppGenerateRequest {
   method: { name: string; options?: Record<string, number | boolean> };
   order?: string;
   provider: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+  highFrequency?: string[];
 }
 
 export interface MethodOptionInfo {
@@ -68,6 +70,38 @@ export interface LoraEntry {
   sha256: string;
   previewUrl: string | null;
   missing: boolean;
+  frequency: LoraFrequency[];
+  classOverride: FrequencyClass | null;
+}
+
+export interface LoraFrequency {
+  model: string;
+  dH: number;
+  class: FrequencyClass;
+  pairs: number;
+}
+
+export interface SpectraRequest {
+  model: string;
+  loras: string[];
+}
+
+export interface LoraSpectrum {
+  loraId: string;
+  name: string;
+  dH: number;
+  class: FrequencyClass;
+  radial: number[];
+  baseRadial: number[];
+  cached: boolean;
+}
+
+export interface SpectraResult {
+  model: string;
+  pairs: number;
+  threshold: number;
+  loras: LoraSpectrum[];
+  frequencyOrder: string[];
 }
 
 export interface LoraImport {
@@ -78,6 +112,7 @@ export interface LoraImport {
 export interface LoraPatch {
   category?: LoraCategory | null;
   triggerWords?: string[];
+  classOverride?: FrequencyClass | null;
 }
 
 export interface ImageSettings {
@@ -137,7 +172,8 @@ export type JobEvent =
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
   | { type: 'failed'; jobId: string; error: JobError }
-  | { type: 'comparison'; comparison: Comparison };
+  | { type: 'comparison'; comparison: Comparison }
+  | { type: 'spectra'; loraId: string; lora: number; loras: number; image: number; images: number };
 
 /** The compare view's request: what every cell shares, the rows' orderings and the columns' methods. */
 export interface AppComparisonRequest {

@@ -61,6 +61,7 @@ export function apiOverBridge(bridge: ChordBridge): ChordClient {
     deleteComparison: (id) => nothing(() => bridge.deleteComparison(id)),
     addLoraFiles: (files) => call(() => bridge.addLoraFiles(files)),
     onJobEvent: (listener) => bridge.onJobEvent(listener),
+    measureSpectra: (request) => call(() => bridge.measureSpectra(request)),
   };
 }
 
@@ -137,6 +138,7 @@ export function httpBridge(origin: string): ChordBridge {
       return { ok: true, value: result };
     },
     onJobEvent: jobEventStream(origin),
+    measureSpectra: (request) => post('measureSpectra', [request]),
   };
 }
 
