@@ -41,10 +41,6 @@ export interface MethodsBenchOptions {
 }
 
 const DOC = 'docs/performance.md';
-/** the options of the run in progress (set by runMethodsBench) */
-let O: MethodsBenchOptions;
-const SD15 = () => O.sd15 ?? '';
-const MODEL = () => O.model;
 
 /** Every method, Composite in both forms. Peak memory only grows: the largest form goes last. */
 const VARIANTS: readonly MethodVariant[] = [
@@ -58,8 +54,8 @@ const VARIANTS: readonly MethodVariant[] = [
 const log = (s: string) => console.log(s);
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
-async function embedded(): Promise<string> {
-  const model = await openModel(MODEL(), { cacheDir: chordCacheDir() });
+async function embedded(O: MethodsBenchOptions): Promise<string> {
+  const model = await openModel(O.model, { cacheDir: chordCacheDir() });
   const rows: string[] = [];
   const ratios: string[] = [];
   try {
@@ -67,7 +63,7 @@ async function embedded(): Promise<string> {
       const set = sample(n, 1);
       // CMLoRA's H/L split as the paper's categories would give it: the background is L
       const variants = VARIANTS.map((v) => (v.method === 'cmlora' ? { ...v, order: 'freq' } : v));
-      const results = await runQuality(model, set, { modelDir: MODEL(), steps: 20, sampler: 'ddim', cfg: 5, seeds: O.seeds, variants });
+      const results = await runQuality(model, set, { modelDir: O.model, steps: 20, sampler: 'ddim', cfg: 5, seeds: O.seeds, variants });
       const perImage = new Map<string, number>();
       for (const v of variants) {
         const rs = results.filter((r) => r.variant === v.label);
@@ -82,7 +78,7 @@ async function embedded(): Promise<string> {
     await model.release();
   }
   return [
-    `Embedded model (${MODEL()}), 64 x 64, ddim 20 steps, seeds ${O.seeds.join(', ')}, the first composition of each N of the quality set:`,
+    `Embedded model (${O.model}), 64 x 64, ddim 20 steps, seeds ${O.seeds.join(', ')}, the first composition of each N of the quality set:`,
     '',
     '| N | method | wall time per image (median) | UNet passes per step (full + shallow) |',
     '|---|---|---|---|',
@@ -101,7 +97,7 @@ function cmloraRatio(times: ReadonlyMap<string, number>): number {
 }
 
 /** One method for O.unetSteps steps through Model.runUnet: ms per step and passes per step. */
-async function timeMethod(model: Model, variant: MethodVariant, n: number, cached: boolean): Promise<{ msPerStep: number; full: number; shallow: number; rssGiB: number }> {
+async function timeMethod(O: MethodsBenchOptions, model: Model, variant: MethodVariant, n: number, cached: boolean): Promise<{ msPerStep: number; full: number; shallow: number; rssGiB: number }> {
   const latent = O.size / 8;
   const latentDims = [1, 4, latent, latent];
   const modelInput = uniform(4 * latent * latent, 7, 1);
@@ -121,8 +117,8 @@ async function timeMethod(model: Model, variant: MethodVariant, n: number, cache
   return { msPerStep: times.reduce((a, b) => a + b, 0) / times.length, full: cost.full / O.unetSteps, shallow: cost.shallow / O.unetSteps, rssGiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30 };
 }
 
-async function sd15(): Promise<string> {
-  const folder = sd15Folder(MODEL(), SD15());
+async function sd15(O: MethodsBenchOptions): Promise<string> {
+  const folder = sd15Folder(O.model, O.sd15 ?? '');
   const loraDir = mkdtempSync(join(tmpdir(), 'chord-sd15-loras-'));
   const notices: string[] = [];
   const model = await openModel(folder, { cacheDir: chordCacheDir(), provider: 'cpu', onNotice: (x) => notices.push(x.message) });
@@ -133,14 +129,14 @@ async function sd15(): Promise<string> {
     const cached = await model.enableCachedPasses();
     log(`SD 1.5-sized UNet at ${O.size} x ${O.size}: cached passes ${cached ? 'on' : `off (${notices.join('; ')})`}`);
     // shallow / full: one CFG pair, a few calls each, after a warm-up
-    const ratio = await shallowRatio(model);
+    const ratio = await shallowRatio(O, model);
     log(`shallow / full: ${ratio.shallow.toFixed(0)} / ${ratio.full.toFixed(0)} ms = ${(ratio.shallow / ratio.full).toFixed(3)}`);
     const rows: string[] = [];
     for (const n of O.ns) {
       await model.useLoras(files.slice(0, n));
       const results = new Map<string, Awaited<ReturnType<typeof timeMethod>>>();
       for (const v of VARIANTS) {
-        const r = await timeMethod(model, v, n, cached);
+        const r = await timeMethod(O, model, v, n, cached);
         results.set(v.label, r);
         const row = `| ${n} | ${v.label} | ${ms(r.msPerStep)} | ${r.full.toFixed(2)} + ${r.shallow.toFixed(2)} | ${r.rssGiB.toFixed(1)} GiB |`;
         rows.push(row);
@@ -152,7 +148,7 @@ async function sd15(): Promise<string> {
       lines.push(`- N = ${n}: CMLoRA / Composite (fastest form) = ${c.toFixed(3)}${verdict}`);
     }
     return [
-      `SD 1.5-sized UNet (random weights, ${SD15()}), ${O.size} x ${O.size}, CPU, ${O.unetSteps} steps per method, ${O.rank}-rank kohya LoRAs on the attention layers; times per denoising step (all UNet calls of the method), averaged over the steps:`,
+      `SD 1.5-sized UNet (random weights, ${O.sd15 ?? ''}), ${O.size} x ${O.size}, CPU, ${O.unetSteps} steps per method, ${O.rank}-rank kohya LoRAs on the attention layers; times per denoising step (all UNet calls of the method), averaged over the steps:`,
       '',
       `Shallow pass / full pass (one CFG pair, median of 5): ${ratio.shallow.toFixed(0)} / ${ratio.full.toFixed(0)} ms = **${(ratio.shallow / ratio.full).toFixed(3)}** (the paper: about 0.38).`,
       '',
@@ -171,7 +167,7 @@ async function sd15(): Promise<string> {
   }
 }
 
-async function shallowRatio(model: Model): Promise<{ full: number; shallow: number }> {
+async function shallowRatio(O: MethodsBenchOptions, model: Model): Promise<{ full: number; shallow: number }> {
   const latent = O.size / 8;
   const sample = { data: uniform(2 * 4 * latent * latent, 3, 1), dims: [2, 4, latent, latent] };
   const context = { data: uniform(2 * 77 * 768, 4, 1), dims: [2, 77, 768] };
@@ -193,14 +189,13 @@ async function shallowRatio(model: Model): Promise<{ full: number; shallow: numb
 }
 
 /** Runs g and/or h; returns the markdown section (also written into `doc` when given). */
-export async function runMethodsBench(options: MethodsBenchOptions): Promise<string> {
-  O = options;
+export async function runMethodsBench(O: MethodsBenchOptions): Promise<string> {
   const t0 = performance.now();
   const parts: string[] = [];
-  if (O.only.includes('g')) parts.push(await embedded());
+  if (O.only.includes('g')) parts.push(await embedded(O));
   if (O.only.includes('h')) {
     if (!O.sd15) throw new Error('h needs --sd15 DIR, a UNet-only folder (python3 models/recipe/recipe.py sd15-random --out DIR)');
-    parts.push(await sd15());
+    parts.push(await sd15(O));
   }
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
   const load = `load average ${loadavg().map((x) => x.toFixed(1)).join(', ')} at the end`;

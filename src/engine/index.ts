@@ -79,6 +79,7 @@ export {
   type ForkEngineOptions,
 } from './host';
 export type { EngineMessage, HostMessage } from './host';
+export type { ProfileHooks, ProfileProgress, ProfileRequest, ProfileResult, ProfiledLora } from './host';
 
 // the app's services (Electron main, chord serve)
 export * as app from './jobs';

@@ -17,7 +17,7 @@ export interface AppHostOptions {
   /** The utility process entry (out/main/engine-process.js). */
   engineEntry: string;
   /** URLs of the custom image protocol. */
-  urls: { image: (name: string) => string; loraPreview: (id: string) => string };
+  urls: { image: (name: string) => string; loraPreview: (id: string) => string; comparison: (name: string) => string };
 }
 
 export type AppHost = ApiHost & { readonly studio: InstanceType<typeof chordApp.Studio> };

@@ -2,6 +2,7 @@
  * `chord-image:` — how the window loads gallery images and LoRA previews: only files the studio
  * names (a plain PNG name in the gallery folder, a LoRA's own preview), nothing else on disk.
  *   chord-image://gallery/<file name>     chord-image://lora/<LoRA id>
+ *   chord-image://comparison/<exported grid name>
  */
 import { net, protocol } from 'electron';
 import { pathToFileURL } from 'node:url';

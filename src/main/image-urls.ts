@@ -7,12 +7,18 @@ export const IMAGE_SCHEME = 'chord-image';
 export const imageUrls = {
   image: (name: string) => `${IMAGE_SCHEME}://gallery/${encodeURIComponent(name)}`,
   loraPreview: (id: string) => `${IMAGE_SCHEME}://lora/${encodeURIComponent(id)}`,
+  comparison: (name: string) => `${IMAGE_SCHEME}://comparison/${encodeURIComponent(name)}`,
 };
 
 /** Which file a `chord-image:` URL stands for, or undefined (pure, so it is tested without Electron). */
 export function imageFileOf(
   url: string,
-  lookup: { galleryFile: (name: string) => string | undefined; loraPreviewFile: (id: string) => string | null },
+  lookup: {
+    galleryFile: (name: string) => string | undefined;
+    loraPreviewFile: (id: string) => string | null;
+    /** exported comparison grids */
+    comparisonFile?: (name: string) => string | undefined;
+  },
 ): string | undefined {
   let parsed: URL;
   try {
@@ -29,6 +35,7 @@ export function imageFileOf(
   }
   if (parsed.hostname === 'gallery') return lookup.galleryFile(name);
   if (parsed.hostname === 'lora') return lookup.loraPreviewFile(name) ?? undefined;
+  if (parsed.hostname === 'comparison') return lookup.comparisonFile?.(name);
   return undefined;
 }
 

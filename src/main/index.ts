@@ -59,6 +59,7 @@ function main(): void {
     handleImageProtocol({
       galleryFile: (name) => host.studio.gallery.fileOf(name),
       loraPreviewFile: (id) => host.studio.library.previewFile(id),
+      comparisonFile: (name) => host.studio.comparisons.fileOf(name),
     });
     serveApiOverIpc(host, rendererUrl());
     showMainWindow();

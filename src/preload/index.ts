@@ -29,6 +29,10 @@ const bridge: ChordBridge = {
   deleteImage: invoke('deleteImage'),
   revealImage: invoke('revealImage'),
   imageSettings: invoke('imageSettings'),
+  startComparison: invoke('startComparison'),
+  listComparisons: invoke('listComparisons'),
+  exportComparison: invoke('exportComparison'),
+  deleteComparison: invoke('deleteComparison'),
   // In Electron a dropped file is referenced where it is: main gets its path, never its bytes.
   // (previews dropped with them are found beside the files anyway)
   addLoraFiles: (files) =>
@@ -44,6 +48,7 @@ const bridge: ChordBridge = {
       ipcRenderer.removeListener(IPC_JOB_EVENT, forward);
     };
   },
+  measureSpectra: invoke('measureSpectra'),
 };
 
 contextBridge.exposeInMainWorld('chord', bridge);

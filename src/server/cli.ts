@@ -12,6 +12,7 @@ interface ServeCliOptions {
   token?: string;
   data?: string;
   open?: boolean;
+  profilePairs?: number;
 }
 
 export const serveCommand: CliExtension = (program, { io, run, wholeNumber }) => {
@@ -24,10 +25,12 @@ export const serveCommand: CliExtension = (program, { io, run, wholeNumber }) =>
     .option('--token <text>', 'access token required on every request (made and printed for a non-local --host)')
     .option('--data <dir>', "the app's data folder: LoRA library, queue, gallery (default: CHORD_DATA_DIR or the OS data folder)")
     .option('--open', 'open the page in the default browser')
+    .option('--profile-pairs <n>', 'image pairs per LoRA when the window measures frequency profiles (1-64; default 16: fewer are quicker and noisier)', wholeNumber('--profile-pairs', 1))
     .action((o: ServeCliOptions) =>
       run(async () => {
         if (o.port > 65535) throw new ChordError('BAD_ARGUMENT', `--port must be at most 65535 (got ${o.port}).`);
-        const server = await startServe({ host: o.host, port: o.port, token: o.token, open: o.open, dataDir: o.data, out: io.out, err: io.err });
+        if (o.profilePairs !== undefined && o.profilePairs > 64) throw new ChordError('BAD_ARGUMENT', `--profile-pairs must be at most 64 (got ${o.profilePairs}).`);
+        const server = await startServe({ host: o.host, port: o.port, token: o.token, open: o.open, dataDir: o.data, profilePairs: o.profilePairs, out: io.out, err: io.err });
         await new Promise<void>((resolve) => {
           const stop = () => {
             process.off('SIGINT', stop);

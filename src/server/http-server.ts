@@ -15,7 +15,7 @@ import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ChordError } from '../engine';
 import { API_METHODS, type ApiMethod, type Reply } from '../shared/api';
-import { HTTP_API_PREFIX, HTTP_EVENTS_PATH, HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH, HTTP_LORA_UPLOAD_PATH, HTTP_TOKEN_HEADER } from '../shared/channels';
+import { HTTP_API_PREFIX, HTTP_COMPARISONS_PATH, HTTP_EVENTS_PATH, HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH, HTTP_LORA_UPLOAD_PATH, HTTP_TOKEN_HEADER } from '../shared/channels';
 import { createDispatcher, toErrorData, type ApiHost } from '../shared/dispatch';
 
 /** The same policy as the page's meta tag, sent as a header so it holds even if the page changes. */
@@ -46,6 +46,8 @@ export interface ChordHttpOptions {
   galleryFile: (name: string) => string | undefined;
   /** a LoRA's preview image file by LoRA id */
   loraPreviewFile: (id: string) => string | null;
+  /** an exported comparison grid's file by its name, or undefined when it is not one */
+  comparisonFile?: (name: string) => string | undefined;
   /** required on every request when set */
   token?: string;
   onInternalError?: (error: unknown) => void;
@@ -131,6 +133,11 @@ export function createChordHttpServer(options: ChordHttpOptions): Server {
     if (path.startsWith(HTTP_IMAGES_PATH)) {
       const file = options.galleryFile(decodeSegment(path.slice(HTTP_IMAGES_PATH.length)));
       if (!file) throw new HttpError(404, 'No such image.');
+      return sendFile(res, file, 'image/png', req.method === 'HEAD');
+    }
+    if (path.startsWith(HTTP_COMPARISONS_PATH)) {
+      const file = options.comparisonFile?.(decodeSegment(path.slice(HTTP_COMPARISONS_PATH.length)));
+      if (!file) throw new HttpError(404, 'No such grid.');
       return sendFile(res, file, 'image/png', req.method === 'HEAD');
     }
     if (path.startsWith(HTTP_LORA_PREVIEWS_PATH)) {

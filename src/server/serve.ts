@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, ChordError, chordCacheDir, forkEngineProcess, RestartingEngine } from '../engine';
-import { HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH } from '../shared/channels';
+import { HTTP_COMPARISONS_PATH, HTTP_IMAGES_PATH, HTTP_LORA_PREVIEWS_PATH } from '../shared/channels';
 import { createChordHttpServer, rendererIndex } from './http-server';
 
 /** The package's root folder (src/server/ is two levels down). */
@@ -27,6 +27,8 @@ export interface ServeOptions {
   /** library, queue, uploads and gallery; default chordDataDir() */
   dataDir?: string;
   cacheDir?: string;
+  /** image pairs per LoRA when the window measures frequency profiles; default the profiler's (16) */
+  profilePairs?: number;
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -133,11 +135,16 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     dataDir,
     bundledModelsDirs: [join(PACKAGE_ROOT, 'models')],
     engine,
-    urls: { image: (name) => `${HTTP_IMAGES_PATH}${encodeURIComponent(name)}`, loraPreview: (id) => `${HTTP_LORA_PREVIEWS_PATH}${encodeURIComponent(id)}` },
+    urls: {
+      image: (name) => `${HTTP_IMAGES_PATH}${encodeURIComponent(name)}`,
+      loraPreview: (id) => `${HTTP_LORA_PREVIEWS_PATH}${encodeURIComponent(id)}`,
+      comparison: (name) => `${HTTP_COMPARISONS_PATH}${encodeURIComponent(name)}`,
+    },
     providers: bundledProviders,
     // a file manager opens on the machine running Chord: useful only when the browser is there too
     ...(isLoopback(o.host) ? { reveal: async (file: string) => openWithSystem(dirname(file)) } : {}),
     onWarning: (m) => o.err(`chord: ${m}`),
+    ...(o.profilePairs === undefined ? {} : { profilePairs: o.profilePairs }),
   });
   studio = s;
   const server = createChordHttpServer({
@@ -145,6 +152,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     rendererDir: RENDERER_DIR,
     galleryFile: (name) => s.gallery.fileOf(name),
     loraPreviewFile: (id) => s.library.previewFile(id),
+    comparisonFile: (name) => s.comparisons.fileOf(name),
     token,
     onInternalError: (e) => o.err(`chord: unexpected error: ${e instanceof Error ? (process.env.CHORD_DEBUG ? e.stack : e.message) : String(e)}`),
   });

@@ -26,6 +26,13 @@ export const LORA_CATEGORIES = ['character', 'clothing', 'style', 'background', 
 export type LoraCategory = (typeof LORA_CATEGORIES)[number];
 
 /**
+ * A LoRA's frequency class (docs/spectral.md): H when it mainly adds fine detail, L when it mainly
+ * changes large areas; `FrequencyClass` in src/engine/spectral/spectrum.ts.
+ */
+export const FREQUENCY_CLASSES = ['H', 'L'] as const;
+export type FrequencyClass = (typeof FREQUENCY_CLASSES)[number];
+
+/**
  * Bounds a request must respect: the engine's own (src/engine/pipeline/settings.ts, host/engine.ts;
  * a test pins them). The engine further checks what the chosen model can do (its size multiple).
  */
@@ -166,6 +173,14 @@ export const GenerateRequestSchema = v.strictObject({
   order: v.optional(v.pipe(text('order', 2000), v.nonEmpty('order is empty'))),
   /** Where the UNet runs; a provider that cannot run here falls back to the CPU with a notice. */
   provider: v.optional(v.picklist(PROVIDERS, `provider must be one of ${PROVIDERS.join(', ')}`), 'auto'),
+  /**
+   * The LoRAs (by name) that are high-frequency (class H), the others L: the classes the window
+   * shows (measured or set by the user), so that the engine's order and CMLoRA's split agree with
+   * them. Left out: the engine measures the classes itself when the method or order needs them.
+   */
+  highFrequency: v.optional(
+    v.pipe(v.array(text('LoRA name', 500), 'highFrequency must be a list of LoRA names'), v.maxLength(LIMITS.loras, `at most ${LIMITS.loras} names in highFrequency`)),
+  ),
   /** Regional methods only: the boxes, each with its prompts and bound LoRAs (the stack's LoRAs act on the whole image). */
   regions: v.optional(
     v.pipe(
@@ -191,12 +206,43 @@ export const LoraPathsSchema = v.pipe(
 export const LoraPatchSchema = v.strictObject({
   category: v.optional(v.nullable(v.picklist(LORA_CATEGORIES, `category must be one of ${LORA_CATEGORIES.join(', ')}`))),
   triggerWords: v.optional(v.pipe(v.array(text('trigger word', 200), 'trigger words must be a list'), v.maxLength(50))),
+  /** The user's frequency class, which wins over the measured one; null: the measured one (auto). */
+  classOverride: v.optional(v.nullable(v.picklist(FREQUENCY_CLASSES, 'class must be H or L (or null for the measured class)'))),
 });
 export const QueueMoveSchema = v.picklist([-1, 1], 'a job moves by -1 (earlier) or 1 (later)');
 export const PngBytesSchema = v.pipe(
   v.instance(Uint8Array, 'the image must be the bytes of a PNG file'),
   v.check((bytes) => bytes.byteLength <= 64 * 1024 * 1024, 'the image is larger than 64 MB'),
 );
+
+/**
+ * Compare view: the orderings a comparison's rows may use. `all` is every permutation of the
+ * stack (up to `COMPARE_LIMITS.permutedLoras` LoRAs); the others are the engine's order rules.
+ */
+export const COMPARE_ORDERS = ['freq', 'reverse', 'user', 'category', 'all'] as const;
+export type CompareOrder = (typeof COMPARE_ORDERS)[number];
+/** A comparison makes at most `cells` images; `all` permutes at most `permutedLoras` LoRAs (4! = 24). */
+export const COMPARE_LIMITS = { cells: 24, permutedLoras: 4 } as const;
+
+export const ComparisonRequestSchema = v.strictObject({
+  /** The prompt, stack and settings every cell shares (one seed for all; left out: the host picks one). */
+  settings: v.omit(GenerateRequestSchema, ['batchCount', 'method', 'order']),
+  /** The rows; none: one row in the stack's order (a comparison of methods only). */
+  orders: v.pipe(
+    v.array(v.picklist(COMPARE_ORDERS, `an ordering must be one of ${COMPARE_ORDERS.join(', ')}`), 'orders must be a list'),
+    v.maxLength(COMPARE_ORDERS.length, 'too many orderings'),
+  ),
+  /** The columns, each a method with its options. */
+  methods: v.pipe(v.array(MethodChoiceSchema, 'methods must be a list'), v.maxLength(COMPARE_LIMITS.cells, `at most ${COMPARE_LIMITS.cells} methods`)),
+});
+export const ComparisonIdSchema = v.pipe(nonEmptyText('comparison id'), v.maxLength(100, 'comparison id is too long'));
+/** LoRAs of the library whose frequency profiles to measure (or read from the cache), on one model. */
+export const SpectraRequestSchema = v.strictObject({
+  /** A `ModelSummary.id`. */
+  model: nonEmptyText('model'),
+  /** `LoraEntry.id`s */
+  loras: v.pipe(v.array(LoraIdSchema, 'loras must be a list of LoRA ids'), v.minLength(1, 'no LoRAs given'), v.maxLength(LIMITS.loras, `at most ${LIMITS.loras} LoRAs at once`)),
+});
 
 export type LoraChoice = v.InferOutput<typeof LoraChoiceSchema>;
 export type RegionChoice = v.InferOutput<typeof RegionChoiceSchema>;
@@ -205,6 +251,9 @@ export type GenerateRequestInput = v.InferInput<typeof GenerateRequestSchema>;
 /** What the engine receives: validated, defaults filled in. */
 export type GenerateRequest = v.InferOutput<typeof GenerateRequestSchema>;
 export type LoraPatch = v.InferOutput<typeof LoraPatchSchema>;
+export type ComparisonRequestInput = v.InferInput<typeof ComparisonRequestSchema>;
+export type ComparisonRequest = v.InferOutput<typeof ComparisonRequestSchema>;
+export type SpectraRequest = v.InferOutput<typeof SpectraRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Results and events
@@ -271,6 +320,52 @@ export interface LoraEntry {
   previewUrl: string | null;
   /** The file is gone from where it was: shown, not usable. */
   missing: boolean;
+  /** Its measured frequency class, per model it was measured on (remembered by the library). */
+  frequency: LoraFrequency[];
+  /** The user's class, which wins over the measured one; null: the measured one. */
+  classOverride: FrequencyClass | null;
+}
+
+/** What a measurement found for a LoRA on one model. */
+export interface LoraFrequency {
+  /** The `ModelSummary.id` it was measured on. */
+  model: string;
+  /** High-band statistic of the LoRA's images minus the base model's (docs/spectral.md). */
+  dH: number;
+  /** H when dH is above the threshold. */
+  class: FrequencyClass;
+  /** Image pairs the profile is the mean of. */
+  pairs: number;
+}
+
+/** One LoRA's frequency profile, for the spectra plot. */
+export interface LoraSpectrum {
+  loraId: string;
+  name: string;
+  dH: number;
+  /** As measured; the user's class is `LoraEntry.classOverride`. */
+  class: FrequencyClass;
+  /** Normalised radial profile of the LoRA's images (mean over the pairs), ring 0 (the DC term) first. */
+  radial: number[];
+  /** The same of the base model's images, from the same prompt and seeds. */
+  baseRadial: number[];
+  /** Read from the cache: no image was made. */
+  cached: boolean;
+}
+
+export interface SpectraResult {
+  model: string;
+  /** Image pairs each profile is the mean of. */
+  pairs: number;
+  /** dH above this is class H. */
+  threshold: number;
+  /** In the order asked for. */
+  loras: LoraSpectrum[];
+  /**
+   * The `LoraEntry.id`s in the engine's frequency order (`freq`: class H by dH, largest first, then
+   * class L by dH, largest first), with the user's classes.
+   */
+  frequencyOrder: string[];
 }
 
 export interface LoraImport {
@@ -359,6 +454,69 @@ export interface JobTicket {
   jobId: string;
 }
 
+/** A cell of a comparison: `pending` while its job is queued or running. */
+export type ComparisonCellState = 'pending' | 'done' | 'failed' | 'cancelled';
+
+export interface ComparisonCell {
+  row: number;
+  column: number;
+  /** its job in the queue */
+  jobId: string;
+  state: ComparisonCellState;
+  /** the image once made; null before, after a failure, or when it was deleted from the gallery */
+  image: GalleryImage | null;
+  /** the LoRA names in the order the method took them (from the image's record) */
+  order: string[] | null;
+  /** why the cell failed or was cancelled, in one line */
+  error: string | null;
+}
+
+export interface ComparisonRow {
+  /** an order rule, or one permutation of the stack */
+  kind: 'freq' | 'reverse' | 'user' | 'category' | 'permutation';
+  /** the `order` each cell of the row was queued with */
+  order: string;
+  /** the LoRA names in order, when known (a rule's order is known once a cell of the row is made) */
+  names: string[] | null;
+  /** the row's label (also in the exported grid) */
+  label: string;
+}
+
+export interface ComparisonColumn {
+  method: string;
+  label: string;
+  options: Record<string, number | boolean>;
+}
+
+/** The last exported grid PNG of a comparison. */
+export interface ComparisonGrid {
+  name: string;
+  /** where the page can load or download it; null where the host serves no such URL */
+  url: string | null;
+  /** where the file is on the host's disk */
+  file: string;
+  width: number;
+  height: number;
+  cellWidth: number;
+  cellHeight: number;
+}
+
+/** One stack, prompt and seed as a grid of orderings (rows) x methods (columns). */
+export interface Comparison {
+  id: string;
+  /** ms since the epoch */
+  createdAt: number;
+  /** what every cell shares; the seed is fixed */
+  settings: Omit<GenerateRequest, 'batchCount' | 'method' | 'order'> & { seed: number };
+  /** the stack's LoRA names, in the stack's order */
+  loras: string[];
+  rows: ComparisonRow[];
+  columns: ComparisonColumn[];
+  /** row-major: cells[row * columns.length + column] */
+  cells: ComparisonCell[];
+  grid: ComparisonGrid | null;
+}
+
 export type JobPhase = 'loading' | 'denoising' | 'decoding';
 
 /** `image` is the 0-based index within the batch. */
@@ -382,7 +540,11 @@ export type JobEvent =
   | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
-  | { type: 'failed'; jobId: string; error: ApiErrorData };
+  | { type: 'failed'; jobId: string; error: ApiErrorData }
+  /** A comparison changed (a cell finished, failed or was cancelled; a grid was exported). */
+  | { type: 'comparison'; comparison: Comparison }
+  /** Measuring frequency profiles (`measureSpectra`): LoRA `lora` of `loras`, image `image` of `images` (0 of 0: from the cache). */
+  | { type: 'spectra'; loraId: string; lora: number; loras: number; image: number; images: number };
 
 export type JobEventListener = (event: JobEvent) => void;
 export type Unsubscribe = () => void;
@@ -418,6 +580,19 @@ export interface ChordApi {
   imageSettings(png: Uint8Array): Promise<ImageSettings>;
   /** Events of every job, for as long as the listener is subscribed. */
   onJobEvent(listener: JobEventListener): Unsubscribe;
+  /** Plans a comparison and queues each of its cells as a job (all or none); resolves once queued. */
+  startComparison(request: ComparisonRequestInput): Promise<Comparison>;
+  /** Every comparison, newest first. */
+  listComparisons(): Promise<Comparison[]>;
+  /** Composes the comparison's cells into one labelled PNG in the data folder. */
+  exportComparison(id: string): Promise<ComparisonGrid>;
+  /** Forgets a comparison and its exported grid (its images stay in the gallery; queued cells stay queued). */
+  deleteComparison(id: string): Promise<void>;
+  /**
+   * The frequency profiles of library LoRAs on a model, measured in the engine (seconds per LoRA,
+   * progress as `spectra` events) or read from its cache; each class is remembered in the library.
+   */
+  measureSpectra(request: SpectraRequest): Promise<SpectraResult>;
 }
 
 /** What a transport adds for files the user dropped (their paths, or an upload in a browser). */
@@ -444,6 +619,11 @@ export const API_METHODS = [
   'deleteImage',
   'revealImage',
   'imageSettings',
+  'startComparison',
+  'listComparisons',
+  'exportComparison',
+  'deleteComparison',
+  'measureSpectra',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 

@@ -22,6 +22,11 @@ export const IPC_CHANNELS: Record<ApiMethod, string> = {
   deleteImage: 'chord:deleteImage',
   revealImage: 'chord:revealImage',
   imageSettings: 'chord:imageSettings',
+  startComparison: 'chord:startComparison',
+  listComparisons: 'chord:listComparisons',
+  exportComparison: 'chord:exportComparison',
+  deleteComparison: 'chord:deleteComparison',
+  measureSpectra: 'chord:measureSpectra',
 };
 export const IPC_JOB_EVENT = 'chord:jobEvent';
 
@@ -39,6 +44,8 @@ export const HTTP_IMAGES_PATH = '/images/';
 export const HTTP_LORA_PREVIEWS_PATH = '/lora-previews/';
 /** The access token travels in this header, or as `?token=` on the page URL and WebSocket. */
 export const HTTP_TOKEN_HEADER = 'x-chord-token';
+/** Exported comparison grids (PNG files in the data folder's comparisons/), for viewing and download. */
+export const HTTP_COMPARISONS_PATH = '/comparisons/';
 
 export function httpPathOf(method: ApiMethod): string {
   return `${HTTP_API_PREFIX}${method}`;

@@ -6,6 +6,8 @@
 import * as v from 'valibot';
 import {
   ApiError,
+  ComparisonIdSchema,
+  ComparisonRequestSchema,
   ImageNameSchema,
   LoraIdSchema,
   LoraPatchSchema,
@@ -16,10 +18,13 @@ import {
   parseWith,
   PngBytesSchema,
   QueueMoveSchema,
+  SpectraRequestSchema,
   type ApiErrorData,
   type ApiMethod,
   type ChordApi,
   type ChordBridge,
+  type Comparison,
+  type ComparisonRequest,
   type GenerateRequest,
   type JobTicket,
   type LoraImport,
@@ -30,8 +35,9 @@ import {
  * What hosts the engine: `ChordApi`, but `generate` receives a validated request, plus what only
  * a browser needs (a dropped file arrives as bytes, stored in the app's data folder).
  */
-export type ApiHost = Omit<ChordApi, 'generate'> & {
+export type ApiHost = Omit<ChordApi, 'generate' | 'startComparison'> & {
   generate(request: GenerateRequest): Promise<JobTicket>;
+  startComparison(request: ComparisonRequest): Promise<Comparison>;
   /** Stores an uploaded LoRA file (streamed: LoRAs can be large) under the app's data folder and adds it to the library. */
   importLora(fileName: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<LoraImport>;
 };
@@ -94,6 +100,11 @@ export function createDispatcher(host: ApiHost, options: DispatchOptions = {}): 
     deleteImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.deleteImage(n))),
     revealImage: (name) => check(ImageNameSchema, name, 'Invalid image', (n) => settleVoid(() => host.revealImage(n))),
     imageSettings: (png) => check(PngBytesSchema, png, 'Invalid image', (bytes) => settle(() => host.imageSettings(bytes))),
+    startComparison: (request) => check(ComparisonRequestSchema, request, 'Invalid comparison', (r) => settle(() => host.startComparison(r))),
+    listComparisons: () => settle(() => host.listComparisons()),
+    exportComparison: (id) => check(ComparisonIdSchema, id, 'Invalid comparison', (i) => settle(() => host.exportComparison(i))),
+    deleteComparison: (id) => check(ComparisonIdSchema, id, 'Invalid comparison', (i) => settleVoid(() => host.deleteComparison(i))),
+    measureSpectra: (request) => check(SpectraRequestSchema, request, 'Invalid spectra request', (r) => settle(() => host.measureSpectra(r))),
   };
 }
 

@@ -9,6 +9,8 @@ import { MAX_REGIONS } from '../../src/engine/pipeline/regional';
 import { DEFAULT_CFG, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS } from '../../src/engine/pipeline/settings';
 import * as shared from '../../src/shared/api';
 import type { ApiHost } from '../../src/shared/dispatch';
+import { COMPARE_ORDER_RULES } from '../../src/engine/compare/plan';
+import { MAX_COMPARE_CELLS, MAX_PERMUTED_LORAS } from '../../src/engine/jobs/comparisons';
 
 describe('shared contract and engine agree', () => {
   it('on defaults and limits', () => {
@@ -40,5 +42,18 @@ describe('shared contract and engine agree', () => {
     expectTypeOf<app.JobEvent>().toMatchTypeOf<shared.JobEvent>();
     expectTypeOf<app.Studio>().toMatchTypeOf<ApiHost>();
     expect(shared.LORA_CATEGORIES).toEqual(['character', 'clothing', 'style', 'background', 'object']);
+  });
+
+  it('on the compare view: requests, comparisons and limits', () => {
+    expectTypeOf<shared.ComparisonRequest>().toEqualTypeOf<app.AppComparisonRequest>();
+    expectTypeOf<shared.Comparison>().toEqualTypeOf<app.Comparison>();
+    expectTypeOf<shared.ComparisonGrid>().toEqualTypeOf<app.ComparisonGrid>();
+    expect(shared.COMPARE_LIMITS.cells).toBe(MAX_COMPARE_CELLS);
+    expect(shared.COMPARE_LIMITS.permutedLoras).toBe(MAX_PERMUTED_LORAS);
+    expect(shared.COMPARE_ORDERS.filter((o) => o !== 'all')).toEqual([...COMPARE_ORDER_RULES]);
+    const parsed = shared.parseWith(shared.ComparisonRequestSchema, { settings: { prompt: 'zorb', model: '/m', steps: 4 }, orders: ['all'], methods: [{ name: 'merge' }] }, 'x');
+    expect(parsed.ok).toBe(true);
+    const extra = shared.parseWith(shared.ComparisonRequestSchema, { settings: { prompt: 'zorb', model: '/m', batchCount: 2 }, orders: [], methods: [] }, 'Invalid comparison');
+    expect(extra.ok ? '' : extra.error.message).toBe('Invalid comparison: unknown setting "settings.batchCount".');
   });
 });

@@ -27,6 +27,11 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     revealImage: notHere,
     imageSettings: notHere,
     importLora: notHere,
+    startComparison: notHere,
+    listComparisons: notHere,
+    exportComparison: notHere,
+    deleteComparison: notHere,
+    measureSpectra: notHere,
     generate: async (request) => {
       generated.push(request);
       return { jobId: 'job-1' };

@@ -22,7 +22,12 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
     revealImage: never,
     imageSettings: never,
     addLoraFiles: never,
+    startComparison: never,
+    listComparisons: never,
+    exportComparison: never,
+    deleteComparison: never,
     onJobEvent: () => () => {},
+    measureSpectra: never,
     ...overrides,
   };
 }

@@ -50,6 +50,11 @@ const host: ApiHost = {
   listGallery: notHere,
   deleteImage: notHere,
   revealImage: notHere,
+  startComparison: notHere,
+  listComparisons: notHere,
+  exportComparison: notHere,
+  deleteComparison: notHere,
+  measureSpectra: notHere,
   imageSettings: async (png) => {
     calls.push(['imageSettings', png.byteLength]);
     return { prompt: 'p', negativePrompt: '', loras: [], source: 'chord' };

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { app, ChordError, RestartingEngine, type EngineChannel, type GenerateRequest, type GenerateResult, type HostMessage } from '../../src/engine';
+import { app, ChordError, RestartingEngine, type EngineChannel, type GenerateRequest, type GenerateResult, type HostMessage, type ProfileResult } from '../../src/engine';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -43,6 +43,9 @@ class FakeEngine implements app.EngineRunner {
   }
   async close(): Promise<void> {
     for (const w of this.waiting.splice(0)) w.reject(new ChordError('CANCELLED', 'closing'));
+  }
+  async profile(): Promise<ProfileResult> {
+    throw new Error('not in this test (test/server/spectra.test.ts)');
   }
 }
 

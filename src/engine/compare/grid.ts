@@ -113,9 +113,9 @@ export function labelSvg(label: LabelBox, align: 'end' | 'middle', fontSize: num
 
 /**
  * Writes the grid: a white canvas, each cell's PNG (resized to the cell if it differs) and the
- * labels. `cellFiles[row][column]`.
+ * labels. `cellFiles[row][column]`: a file, or an encoded image (the app's stand-in for a failed cell).
  */
-export async function writeGrid(file: string, layout: GridLayout, cellFiles: readonly (readonly string[])[]): Promise<void> {
+export async function writeGrid(file: string, layout: GridLayout, cellFiles: readonly (readonly (string | Buffer)[])[]): Promise<void> {
   const { fontSize } = layout;
   const cellWidth = layout.columnLabels[0].width;
   const cellHeight = layout.rowLabels[0].height;

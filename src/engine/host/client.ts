@@ -12,6 +12,7 @@ import { ChordError } from '../errors';
 import type { EngineNotice } from '../model/session';
 import type { EngineOptions, GenerateHooks, GenerateRequest, GenerateResult } from './engine';
 import { PendingJobs } from './pending-jobs';
+import type { ProfileHooks, ProfileRequest, ProfileResult } from './profiling';
 import type { EngineMessage, HostMessage } from './protocol';
 
 export interface EngineWorkerOptions extends Omit<EngineOptions, 'onNotice'> {
@@ -53,6 +54,12 @@ export class EngineWorker {
   generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
     if (this.exited || this.closing) return Promise.reject(new ChordError('RUNTIME', 'The engine is closed.'));
     return this.jobs.start(request, hooks, (m) => this.post(m));
+  }
+
+  /** Measures LoRAs' frequency profiles on the worker thread (profiling.ts). */
+  profile(request: ProfileRequest, hooks: ProfileHooks = {}): Promise<ProfileResult> {
+    if (this.exited || this.closing) return Promise.reject(new ChordError('RUNTIME', 'The engine is closed.'));
+    return this.jobs.startProfile(request, hooks, (m) => this.post(m));
   }
 
   /** Cancels running work, releases the models and ends the worker thread. */

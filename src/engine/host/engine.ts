@@ -17,6 +17,7 @@ import { imageRecord } from '../pipeline/record';
 import { resolveSettings, type SettingsInput } from '../pipeline/settings';
 import { txt2img, type StageTimings, type StepLog, type StepProgress } from '../pipeline/txt2img';
 import { resolveOrder } from './ordering';
+import { profileOnModel, type ProfileHooks, type ProfileRequest, type ProfileResult } from './profiling';
 import { type HashCache, modelHash } from '../hash';
 import { saveImage } from '../png/image';
 import { findUsedEmbeddings, loadPromptEmbeddings, type PromptEmbeddings } from '../embeddings/prompt';
@@ -353,6 +354,20 @@ export class Engine {
       loras: loaded.map((l, k) => ({ name: l.name, path: l.path, weight: weights[k], summary: l.summary })),
       timings: { loadModel, loras: lorasMs, total: performance.now() - start },
     };
+  }
+
+  /**
+   * Measures LoRAs' frequency profiles (profiling.ts) on the request's model; in turn with the
+   * generations, since it uses the same open model.
+   */
+  profile(request: ProfileRequest, hooks: ProfileHooks = {}): Promise<ProfileResult> {
+    const run = this.queue.then(async () => {
+      if (hooks.signal?.aborted) throw new ChordError('CANCELLED', 'Measuring cancelled.');
+      const model = await this.models.get(request.model, request.provider ?? 'auto');
+      return profileOnModel(model, request, hooks, { cacheDir: this.cacheDir, onNotice: this.options.onNotice });
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   async release(): Promise<void> {

@@ -19,3 +19,4 @@ export { EngineWorker, startEngineWorker, type EngineWorkerOptions } from './cli
 export type { EngineMessage, HostMessage, SerializedError } from './protocol';
 export { RestartingEngine, forkEngineProcess, type EngineChannel, type EngineSpawner, type ForkEngineOptions, type RestartingEngineOptions } from './process';
 export { runEngineLoop, type EnginePort } from './loop';
+export { profileOnModel, type ProfileHooks, type ProfileProgress, type ProfileRequest, type ProfileResult, type ProfiledLora } from './profiling';

@@ -30,6 +30,18 @@ export function runEngineLoop(port: EnginePort, options: Omit<EngineOptions, 'on
           .finally(() => jobs.delete(m.id));
         break;
       }
+      case 'profile': {
+        const abort = new AbortController();
+        jobs.set(m.id, abort);
+        engine
+          .profile(m.request, { signal: abort.signal, onProgress: (progress) => port.send({ type: 'profile-progress', id: m.id, progress }) })
+          .then(
+            (result) => port.send({ type: 'profile-result', id: m.id, result }),
+            (e: unknown) => port.send({ type: 'error', id: m.id, error: serializeError(e) }),
+          )
+          .finally(() => jobs.delete(m.id));
+        break;
+      }
       case 'cancel':
         jobs.get(m.id)?.abort();
         break;

@@ -1,17 +1,18 @@
 /**
- * The generation requests a host has sent to an engine running elsewhere (a worker thread or a
- * process), matched with the engine's messages: progress to its hooks, the result or error to
- * its promise, cancellation from its signal to the engine.
+ * The requests a host has sent to an engine running elsewhere (a worker thread or a process),
+ * matched with the engine's messages: progress to its hooks, the result or error to its promise,
+ * cancellation from its signal to the engine. Two kinds: generations and profile measurements.
  */
 import { ChordError } from '../errors';
 import type { EngineNotice } from '../model/session';
 import type { GenerateHooks, GenerateRequest, GenerateResult } from './engine';
+import type { ProfileHooks, ProfileRequest, ProfileResult } from './profiling';
 import { deserializeError, type EngineMessage, type HostMessage } from './protocol';
 
 interface Job {
-  resolve: (r: GenerateResult) => void;
+  resolve: (r: unknown) => void;
   reject: (e: Error) => void;
-  hooks: GenerateHooks;
+  onProgress?: (progress: unknown) => void;
   detach: () => void;
 }
 
@@ -23,13 +24,22 @@ export class PendingJobs {
 
   /** Sends a request through `post`; cancelling `hooks.signal` sends a cancel for it. */
   start(request: GenerateRequest, hooks: GenerateHooks, post: (m: HostMessage) => void): Promise<GenerateResult> {
-    if (hooks.signal?.aborted) return Promise.reject(new ChordError('CANCELLED', 'Generation cancelled.'));
+    return this.track((id) => ({ type: 'generate', id, request }), hooks.signal, hooks.onProgress as Job['onProgress'], post, 'Generation cancelled.');
+  }
+
+  /** The same for a profile measurement. */
+  startProfile(request: ProfileRequest, hooks: ProfileHooks, post: (m: HostMessage) => void): Promise<ProfileResult> {
+    return this.track((id) => ({ type: 'profile', id, request }), hooks.signal, hooks.onProgress as Job['onProgress'], post, 'Measuring cancelled.');
+  }
+
+  private track<R>(message: (id: number) => HostMessage, signal: AbortSignal | undefined, onProgress: Job['onProgress'], post: (m: HostMessage) => void, cancelled: string): Promise<R> {
+    if (signal?.aborted) return Promise.reject(new ChordError('CANCELLED', cancelled));
     const id = this.nextId++;
-    return new Promise<GenerateResult>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       const onAbort = () => post({ type: 'cancel', id });
-      hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      this.jobs.set(id, { resolve, reject, hooks, detach: () => hooks.signal?.removeEventListener('abort', onAbort) });
-      post({ type: 'generate', id, request });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.jobs.set(id, { resolve: resolve as (r: unknown) => void, reject, onProgress, detach: () => signal?.removeEventListener('abort', onAbort) });
+      post(message(id));
     });
   }
 
@@ -37,9 +47,11 @@ export class PendingJobs {
   handle(m: EngineMessage): void {
     switch (m.type) {
       case 'progress':
-        this.jobs.get(m.id)?.hooks.onProgress?.(m.progress);
+      case 'profile-progress':
+        this.jobs.get(m.id)?.onProgress?.(m.progress);
         break;
       case 'result':
+      case 'profile-result':
         this.settle(m.id)?.resolve(m.result);
         break;
       case 'error':

@@ -15,6 +15,7 @@ import { ChordError } from '../errors';
 import type { EngineNotice } from '../model/session';
 import type { EngineOptions, GenerateHooks, GenerateRequest, GenerateResult } from './engine';
 import { PendingJobs } from './pending-jobs';
+import type { ProfileHooks, ProfileRequest, ProfileResult } from './profiling';
 import type { EngineMessage, HostMessage } from './protocol';
 
 /** One running engine process, as the host sees it. */
@@ -78,6 +79,13 @@ export class RestartingEngine {
     if (hooks.signal?.aborted) return Promise.reject(new ChordError('CANCELLED', 'Generation cancelled.'));
     const channel = this.ensureChannel();
     return this.jobs.start(request, hooks, (m) => channel.post(m));
+  }
+
+  /** Measures LoRAs' frequency profiles in the engine process (profiling.ts). */
+  profile(request: ProfileRequest, hooks: ProfileHooks = {}): Promise<ProfileResult> {
+    if (this.closed) return Promise.reject(new ChordError('RUNTIME', 'The engine is closed.'));
+    const channel = this.ensureChannel();
+    return this.jobs.startProfile(request, hooks, (m) => channel.post(m));
   }
 
   /** Asks the engine to release its models and end; kills it if it has not after `graceMs`. */

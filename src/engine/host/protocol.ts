@@ -6,11 +6,13 @@
 import { ChordError, type ChordErrorCode, isChordError } from '../errors';
 import type { EngineNotice } from '../model/session';
 import type { GenerateProgress, GenerateRequest, GenerateResult } from './engine';
+import type { ProfileProgress, ProfileRequest, ProfileResult } from './profiling';
 
 export type HostMessage =
   | { type: 'generate'; id: number; request: GenerateRequest }
   | { type: 'cancel'; id: number }
-  | { type: 'close' };
+  | { type: 'close' }
+  | { type: 'profile'; id: number; request: ProfileRequest };
 
 export type EngineMessage =
   | { type: 'ready' }
@@ -18,7 +20,9 @@ export type EngineMessage =
   | { type: 'result'; id: number; result: GenerateResult }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'notice'; notice: EngineNotice }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  | { type: 'profile-progress'; id: number; progress: ProfileProgress }
+  | { type: 'profile-result'; id: number; result: ProfileResult };
 
 export interface SerializedError {
   /** a ChordError's code, or undefined for an unexpected error */

@@ -14,7 +14,7 @@ import { ChordError, isChordError } from '../errors';
 import { inspectLora, type LoraInfo } from '../lora/metadata';
 import type { LoraCategory } from '../png/record';
 import { JsonFile, readJsonFile } from './json-store';
-import type { LoraEntry, LoraImport, LoraPatch } from './types';
+import type { FrequencyClass, LoraEntry, LoraFrequency, LoraImport, LoraPatch } from './types';
 
 const CATEGORIES: readonly LoraCategory[] = ['character', 'clothing', 'style', 'background', 'object'];
 
@@ -29,6 +29,10 @@ interface StoredLora {
   category: LoraCategory | null;
   sha256: string;
   preview: string | null;
+  /** measured classes, one per model (added later: absent in older library files) */
+  frequency?: LoraFrequency[];
+  /** the user's class; absent or null: the measured one */
+  classOverride?: FrequencyClass | null;
 }
 
 function isStoredLora(x: unknown): x is StoredLora {
@@ -117,12 +121,27 @@ export class LoraLibrary {
       sha256: e.sha256,
       previewUrl: e.preview && !missing ? this.options.previewUrl(e.id) : null,
       missing,
+      frequency: (e.frequency ?? []).map((f) => ({ ...f })),
+      classOverride: e.classOverride ?? null,
     };
   }
 
   /** The preview image file of a LoRA, if it has one (for the host's preview route). */
   previewFile(id: string): string | null {
     return this.entries.find((e) => e.id === id)?.preview ?? null;
+  }
+
+  byId(id: string): StoredLora | undefined {
+    return this.entries.find((e) => e.id === id);
+  }
+
+  /** Remembers measured classes (one per LoRA and model, the newest wins). */
+  async setFrequencies(measured: readonly { id: string; frequency: LoraFrequency }[]): Promise<void> {
+    for (const { id, frequency } of measured) {
+      const e = this.entries.find((x) => x.id === id);
+      if (e) e.frequency = [...(e.frequency ?? []).filter((f) => f.model !== frequency.model), { ...frequency }];
+    }
+    await this.save();
   }
 
   byHash(sha256: string): StoredLora | undefined {
@@ -160,9 +179,15 @@ export class LoraLibrary {
         };
         const at = this.entries.findIndex((e) => e.id === id);
         if (at >= 0) {
-          // re-adding keeps what the user edited
+          // re-adding keeps what the user edited, and the measurements while the file is the same
           const old = this.entries[at];
-          this.entries[at] = { ...stored, category: old.category ?? stored.category, triggerWords: old.triggerWords };
+          this.entries[at] = {
+            ...stored,
+            category: old.category ?? stored.category,
+            triggerWords: old.triggerWords,
+            classOverride: old.classOverride ?? null,
+            frequency: old.sha256 === stored.sha256 ? old.frequency : [],
+          };
         } else this.entries.push(stored);
         result.added.push(await this.toEntry(this.entries[at >= 0 ? at : this.entries.length - 1]));
       } catch (e) {
@@ -215,6 +240,7 @@ export class LoraLibrary {
     if (!e) throw new ChordError('FILE_NOT_FOUND', 'That LoRA is not in the library any more.', 'Add the file again.');
     if (patch.category !== undefined) e.category = patch.category;
     if (patch.triggerWords !== undefined) e.triggerWords = patch.triggerWords.map((w) => w.trim()).filter((w) => w.length > 0);
+    if (patch.classOverride !== undefined) e.classOverride = patch.classOverride;
     await this.save();
     return this.toEntry(e);
   }

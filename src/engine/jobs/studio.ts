@@ -13,19 +13,24 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { ChordError, isChordError } from '../errors';
 import type { GenerateHooks, GenerateRequest, GenerateResult } from '../host/engine';
+import type { ProfileHooks, ProfileRequest, ProfileResult } from '../host/profiling';
 import { inspectModelFolder } from '../model/folder';
 import { describeMethods, findMethod, resolveMethodOptions, type MethodDefinition } from '../pipeline/methods';
 import { checkRegions } from '../pipeline/regional';
 import type { PreviewImage } from '../pipeline/preview';
+import { Comparisons, engineLoraName } from './comparisons';
 import { Gallery, settingsFromPng, type LoraLookup } from './gallery';
 import { JsonFile, readJsonFile } from './json-store';
 import { LoraLibrary } from './library';
-import type { AppGenerateRequest, AppInfo, AppRegionRequest, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob } from './types';
+import { measureSpectra } from './spectra';
+import type { AppComparisonRequest, AppGenerateRequest, AppInfo, AppRegionRequest, Comparison, ComparisonGrid, GalleryImage, ImageSettings, JobEvent, LoraEntry, LoraImport, LoraPatch, ModelSummary, QueuedJob, SpectraRequest, SpectraResult } from './types';
 
 /** What runs the engine: a RestartingEngine (child or utility process) or an EngineWorker. */
 export interface EngineRunner {
   generate(request: GenerateRequest, hooks?: GenerateHooks): Promise<GenerateResult>;
   close(): Promise<void>;
+  /** measures LoRAs' frequency profiles (the spectra plot, the cards' classes) */
+  profile(request: ProfileRequest, hooks?: ProfileHooks): Promise<ProfileResult>;
 }
 
 export interface StudioOptions {
@@ -36,7 +41,12 @@ export interface StudioOptions {
   bundledModelsDirs: string[];
   engine: EngineRunner;
   /** URLs the page loads images from (an HTTP route, or Electron's custom protocol) */
-  urls: { image: (name: string) => string; loraPreview: (id: string) => string };
+  urls: {
+    image: (name: string) => string;
+    loraPreview: (id: string) => string;
+    /** an exported comparison grid; left out where the host serves none (the export then has no URL) */
+    comparison?: (name: string) => string;
+  };
   /** execution providers usable here, for the status line */
   providers: () => Promise<string[]>;
   /**
@@ -46,6 +56,11 @@ export interface StudioOptions {
   reveal?: (file: string) => Promise<void>;
   /** problems that are not a request's fault (a damaged queue file), for the host's log */
   onWarning?: (message: string) => void;
+  /**
+   * image pairs per LoRA when the window measures frequency profiles; default the profiler's
+   * (16, what the threshold was chosen with: docs/spectral.md). Fewer are quicker and noisier.
+   */
+  profilePairs?: number;
 }
 
 type Listener = (event: JobEvent) => void;
@@ -60,6 +75,7 @@ function isQueuedJob(x: unknown): x is QueuedJob {
 export class Studio {
   readonly library: LoraLibrary;
   readonly gallery: Gallery;
+  readonly comparisons: Comparisons;
   private jobs: QueuedJob[] = [];
   private readonly queueFile: JsonFile<{ jobs: QueuedJob[] }>;
   private userModels: string[] = [];
@@ -68,12 +84,24 @@ export class Studio {
   private running?: { jobId: string; abort: AbortController };
   private pumping = false;
   private closed = false;
+  /** measurements under way, stopped on close */
+  private readonly measuring = new Set<AbortController>();
 
   constructor(private readonly options: StudioOptions) {
     this.library = new LoraLibrary({ dataDir: options.dataDir, previewUrl: options.urls.loraPreview });
     this.gallery = new Gallery(join(options.dataDir, 'gallery'), options.urls.image);
     this.queueFile = new JsonFile(join(options.dataDir, 'queue.json'));
     this.modelsFile = new JsonFile(join(options.dataDir, 'models.json'));
+    this.comparisons = new Comparisons({
+      dataDir: options.dataDir,
+      gallery: this.gallery,
+      findLora: (l) => this.findLora(l),
+      gridUrl: options.urls.comparison,
+      emit: (e) => this.emit(e),
+      onWarning: options.onWarning,
+    });
+    // the comparisons follow their cells' jobs through the same events the windows get
+    this.onJobEvent((e) => this.comparisons.onJobEvent(e));
   }
 
   /** Passes an engine notice (a provider fallback, a LoRA partly applied) on to the windows. */
@@ -107,6 +135,7 @@ export class Studio {
     // a job that was running when the last run ended continues after its saved images
     // (a queue written before methods were chosen per job means merge)
     this.jobs = saved.jobs.map((j) => ({ ...j, state: 'queued', request: { ...j.request, method: j.request.method ?? { name: 'merge' }, provider: j.request.provider ?? 'auto' } }));
+    await this.comparisons.load(this.jobs.map((j) => j.jobId));
     this.pump();
   }
 
@@ -236,22 +265,30 @@ export class Studio {
   }
 
   async generate(request: AppGenerateRequest): Promise<{ jobId: string }> {
+    const [jobId] = await this.queueJobs([request]);
+    return { jobId };
+  }
+
+  /** Checks every request, then queues them all (or none); `beforeQueued` learns the job ids first. */
+  private async queueJobs(requests: AppGenerateRequest[], beforeQueued?: (jobIds: string[]) => Promise<void>): Promise<string[]> {
     if (this.closed) throw new ChordError('ENGINE_UNAVAILABLE', 'Chord is shutting down.');
-    // a wrong method or option fails now, next to the settings that caused it, not in the queue
-    const method = findMethod(request.method.name);
-    const options = resolveMethodOptions(method, request.method.options);
-    if (request.loras.length < method.minLoras) {
-      throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least ${method.minLoras} LoRA${method.minLoras === 1 ? '' : 's'} in the stack.`, 'Add LoRAs to the stack or choose Merge.');
-    }
-    checkRequestRegions(method, request.regions ?? []);
-    request = { ...request, method: { name: method.name, options } };
-    // the seed is fixed now, so a job resumed after a restart makes the images it would have made
-    const seed = request.seed ?? randomInt(0, 2 ** 32);
-    const job: QueuedJob = { jobId: randomUUID(), request: { ...request, seed }, state: 'queued', imagesDone: 0, createdAt: Date.now() };
-    this.jobs.push(job);
+    const jobs = requests.map((r): QueuedJob => {
+      // a wrong method or option fails now, next to the settings that caused it, not in the queue
+      const method = findMethod(r.method.name);
+      const options = resolveMethodOptions(method, r.method.options);
+      if (r.loras.length < method.minLoras) {
+        throw new ChordError('BAD_ARGUMENT', `${method.label} needs at least ${method.minLoras} LoRA${method.minLoras === 1 ? '' : 's'} in the stack.`, 'Add LoRAs to the stack or choose Merge.');
+      }
+      checkRequestRegions(method, r.regions ?? []);
+      // the seed is fixed now, so a job resumed after a restart makes the images it would have made
+      const seed = r.seed ?? randomInt(0, 2 ** 32);
+      return { jobId: randomUUID(), request: { ...r, method: { name: method.name, options }, seed }, state: 'queued', imagesDone: 0, createdAt: Date.now() };
+    });
+    await beforeQueued?.(jobs.map((j) => j.jobId));
+    this.jobs.push(...jobs);
     await this.queueChanged();
     this.pump();
-    return { jobId: job.jobId };
+    return jobs.map((j) => j.jobId);
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -351,6 +388,7 @@ export class Studio {
       batchCount: 1,
       method: { name: r.method.name, ...(r.method.options ? { options: { ...r.method.options } } : {}) },
       ...(r.order ? { order: r.order } : {}),
+      ...(r.highFrequency ? { highFrequency: [...r.highFrequency] } : {}),
       provider: r.provider,
       ...(r.regions && r.regions.length > 0
         ? { regions: r.regions.map((g) => ({ box: [...g.box] as [number, number, number, number], prompt: g.prompt, negative: g.negative, loras: g.loras.map((l) => ({ path: l.path, weight: l.weight })) })) }
@@ -360,10 +398,50 @@ export class Studio {
     };
   }
 
+  // ---- compare view ----
+
+  /** Queues every cell of a comparison as a job of its own (all or none). */
+  async startComparison(request: AppComparisonRequest): Promise<Comparison> {
+    const library = await this.library.list();
+    // rows are labelled with the names the user sees on the cards
+    const labels = request.settings.loras.map((l) => library.find((e) => e.path === l.path)?.name ?? engineLoraName(l.path));
+    return this.comparisons.start(request, labels, (requests, beforeQueued) => this.queueJobs(requests, beforeQueued));
+  }
+  listComparisons(): Promise<Comparison[]> {
+    return this.comparisons.list();
+  }
+  exportComparison(id: string): Promise<ComparisonGrid> {
+    return this.comparisons.export(id);
+  }
+  deleteComparison(id: string): Promise<void> {
+    return this.comparisons.delete(id);
+  }
+
+  // ---- spectra ----
+
+  /** Frequency profiles of library LoRAs on a model, measured in the engine (or read from its cache). */
+  async measureSpectra(request: SpectraRequest): Promise<SpectraResult> {
+    if (this.closed) throw new ChordError('ENGINE_UNAVAILABLE', 'Chord is shutting down.');
+    const abort = new AbortController();
+    this.measuring.add(abort);
+    try {
+      return await measureSpectra(request, {
+        library: this.library,
+        engine: this.options.engine,
+        pairs: this.options.profilePairs,
+        signal: abort.signal,
+        onProgress: (event) => this.emit(event),
+      });
+    } finally {
+      this.measuring.delete(abort);
+    }
+  }
+
   /** Stops the running job (it stays queued and resumes next start) and the engine. */
   async close(): Promise<void> {
     this.closed = true;
     this.running?.abort.abort();
+    for (const m of this.measuring) m.abort();
     await this.options.engine.close();
     await this.queueFile.write({ jobs: this.jobs.map((j) => ({ ...j, state: 'queued' as const })) });
   }

@@ -4,8 +4,9 @@
  * imports nothing outside itself); a type test fails if the two drift apart.
  */
 import type { LoraCategory } from '../png/record';
+import type { FrequencyClass } from '../spectral/spectrum';
 
-export type { LoraCategory };
+export type { LoraCategory, FrequencyClass };
 
 export type AppSampler = 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lcm';
 
@@ -25,6 +26,7 @@ export interface AppGenerateRequest {
   method: { name: string; options?: Record<string, number | boolean> };
   order?: string;
   provider: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+  highFrequency?: string[];
   regions?: AppRegionRequest[];
 }
 
@@ -78,6 +80,38 @@ export interface LoraEntry {
   sha256: string;
   previewUrl: string | null;
   missing: boolean;
+  frequency: LoraFrequency[];
+  classOverride: FrequencyClass | null;
+}
+
+export interface LoraFrequency {
+  model: string;
+  dH: number;
+  class: FrequencyClass;
+  pairs: number;
+}
+
+export interface SpectraRequest {
+  model: string;
+  loras: string[];
+}
+
+export interface LoraSpectrum {
+  loraId: string;
+  name: string;
+  dH: number;
+  class: FrequencyClass;
+  radial: number[];
+  baseRadial: number[];
+  cached: boolean;
+}
+
+export interface SpectraResult {
+  model: string;
+  pairs: number;
+  threshold: number;
+  loras: LoraSpectrum[];
+  frequencyOrder: string[];
 }
 
 export interface LoraImport {
@@ -88,6 +122,7 @@ export interface LoraImport {
 export interface LoraPatch {
   category?: LoraCategory | null;
   triggerWords?: string[];
+  classOverride?: FrequencyClass | null;
 }
 
 export interface ImageSettings {
@@ -170,4 +205,57 @@ export type JobEvent =
   | { type: 'notice'; code: string; message: string }
   | { type: 'done'; jobId: string }
   | { type: 'cancelled'; jobId: string }
-  | { type: 'failed'; jobId: string; error: JobError };
+  | { type: 'failed'; jobId: string; error: JobError }
+  | { type: 'comparison'; comparison: Comparison }
+  | { type: 'spectra'; loraId: string; lora: number; loras: number; image: number; images: number };
+
+/** The compare view's request: what every cell shares, the rows' orderings and the columns' methods. */
+export interface AppComparisonRequest {
+  settings: Omit<AppGenerateRequest, 'batchCount' | 'method' | 'order'>;
+  orders: ('freq' | 'reverse' | 'user' | 'category' | 'all')[];
+  methods: { name: string; options?: Record<string, number | boolean> }[];
+}
+
+export interface ComparisonCell {
+  row: number;
+  column: number;
+  jobId: string;
+  state: 'pending' | 'done' | 'failed' | 'cancelled';
+  image: GalleryImage | null;
+  order: string[] | null;
+  error: string | null;
+}
+
+export interface ComparisonRow {
+  kind: 'freq' | 'reverse' | 'user' | 'category' | 'permutation';
+  order: string;
+  names: string[] | null;
+  label: string;
+}
+
+export interface ComparisonColumn {
+  method: string;
+  label: string;
+  options: Record<string, number | boolean>;
+}
+
+export interface ComparisonGrid {
+  name: string;
+  url: string | null;
+  file: string;
+  width: number;
+  height: number;
+  cellWidth: number;
+  cellHeight: number;
+}
+
+export interface Comparison {
+  id: string;
+  createdAt: number;
+  settings: Omit<AppGenerateRequest, 'batchCount' | 'method' | 'order'> & { seed: number };
+  loras: string[];
+  rows: ComparisonRow[];
+  columns: ComparisonColumn[];
+  cells: ComparisonCell[];
+  grid: ComparisonGrid | null;
+}

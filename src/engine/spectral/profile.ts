@@ -93,6 +93,11 @@ export interface ProfilerOptions {
    * created); it is not released by close(), and its current LoRAs are replaced while profiling
    */
   model?: Model;
+  /**
+   * told after each image a profile makes (not for cached ones): `done` of `total` for this file,
+   * so a window can show progress while a LoRA is measured
+   */
+  onImage?: (file: string, done: number, total: number) => void;
 }
 
 interface CachedProfile {
@@ -197,12 +202,15 @@ export class LoraProfiler {
           message: `${info.name}: ${loaded.skippedModules} modules are LoHa/LoKr/DoRA/full weights, which run-time LoRA does not apply yet; the profile is measured without them.`,
         });
       }
+      const total = this.settings.seeds * ((base ? 0 : 1) + (lora ? 0 : 1));
+      let done = 0;
+      const onImage = () => this.options.onImage?.(file, ++done, total);
       if (!base) {
-        base = await this.imageProfile(m, generation, 0, signal);
+        base = await this.imageProfile(m, generation, 0, signal, onImage);
         await this.writeEntry(baseKey, base);
       }
       if (!lora) {
-        lora = await this.imageProfile(m, generation, 1, signal);
+        lora = await this.imageProfile(m, generation, 1, signal, onImage);
         await this.writeEntry(loraKey, lora);
       }
     }
@@ -221,12 +229,13 @@ export class LoraProfiler {
   }
 
   /** The mean radial profile of the images of every seed, with the LoRA at `weight`. */
-  private async imageProfile(model: Model, settings: GenerationSettings, weight: number, signal?: AbortSignal): Promise<number[]> {
+  private async imageProfile(model: Model, settings: GenerationSettings, weight: number, signal: AbortSignal | undefined, onImage: () => void): Promise<number[]> {
     let sum: number[] = [];
     for (let k = 0; k < this.settings.seeds; k++) {
       const image = await txt2img(model, { ...settings, seed: settings.seed + k }, { method: new Merge([weight]), signal });
       const profile = radialProfile(image.rgb, image.width, image.height);
       sum = k === 0 ? profile : sum.map((v, r) => v + profile[r]);
+      onImage();
     }
     return sum.map((v) => v / this.settings.seeds);
   }

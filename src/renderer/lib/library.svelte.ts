@@ -1,5 +1,5 @@
 /** The LoRA library as the window shows it: cards, search, category filter, adding dropped files. */
-import { LORA_CATEGORIES, type LoraCategory, type LoraEntry, type LoraImport } from '../../shared/api';
+import { LORA_CATEGORIES, type FrequencyClass, type LoraCategory, type LoraEntry, type LoraImport } from '../../shared/api';
 import { describeError } from './describe';
 import type { ChordClient } from './transport';
 
@@ -66,6 +66,11 @@ export class LibraryStore {
 
   async setTriggerWords(id: string, text: string): Promise<void> {
     const updated = await this.api.updateLora(id, { triggerWords: text.split(',') });
+    this.loras = this.loras.map((l) => (l.id === id ? updated : l));
+  }
+
+  async setClassOverride(id: string, classOverride: FrequencyClass | null): Promise<void> {
+    const updated = await this.api.updateLora(id, { classOverride });
     this.loras = this.loras.map((l) => (l.id === id ? updated : l));
   }
 

@@ -2,13 +2,16 @@
  * The window's state and what the user can do with it. Components read the stores and call the
  * session's methods; it talks to the engine only through the API client it is given.
  */
-import type { AppInfo, GalleryImage, ModelSummary } from '../../shared/api';
+import type { AppInfo, FrequencyClass, GalleryImage, ModelSummary, SpectraResult } from '../../shared/api';
 import { describeError } from './describe';
+import { CompareStore } from './compare.svelte';
 import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
 import { LibraryStore } from './library.svelte';
 import { RegionsStore } from './regions.svelte';
 import { SettingsStore } from './settings.svelte';
+import { formatDh, highFrequencyNames, reorderByIds, shownClass } from './spectra';
+import { SpectraStore } from './spectra.svelte';
 import { StackStore } from './stack.svelte';
 import type { ChordClient } from './transport';
 
@@ -26,20 +29,39 @@ export class ChordSession {
   readonly stack = new StackStore();
   readonly settings = new SettingsStore();
   readonly jobs = new JobsStore();
+  readonly compare: CompareStore;
+  readonly spectra: SpectraStore;
   /** The region editor's boxes, sent with the regional methods. */
   readonly regions = new RegionsStore();
 
   readonly #api: ChordClient;
+  /** The stack's LoRA ids as the last Frequency order left them (a class change then re-sorts). */
+  #frequencyOrdered: string[] = [];
+  /** Measurements run one after another (the engine would serve them in turn anyway). */
+  #measuring: Promise<void> = Promise.resolve();
 
   constructor(api: ChordClient) {
     this.#api = api;
     this.library = new LibraryStore(api);
+    this.compare = new CompareStore(api, this.settings, this.stack);
+    this.spectra = new SpectraStore(api);
   }
 
   async start(): Promise<void> {
     this.#api.onJobEvent((event) => {
       if (event.type === 'notice') {
         this.notice = event.message;
+        return;
+      }
+      if (event.type === 'comparison') {
+        this.compare.onEvent(event.comparison);
+        return;
+      }
+      if (event.type === 'spectra') {
+        this.spectra.onProgress(event);
+        const name = this.library.byId(event.loraId)?.name ?? 'a LoRA';
+        const where = event.loras > 1 ? ` (${event.lora + 1} of ${event.loras})` : '';
+        this.status = event.images > 0 ? `Measuring ${name}${where}: image ${event.image} of ${event.images}…` : `Measuring ${name}${where}…`;
         return;
       }
       const line = this.jobs.onEvent(event);
@@ -53,6 +75,7 @@ export class ChordSession {
       await this.library.refresh();
       this.jobs.queue = await this.#api.listQueue();
       this.jobs.gallery = await this.#api.listGallery();
+      await this.compare.refresh();
       restoreWorkspace(this);
       this.ready = true;
       this.status = this.models.length > 0 ? 'Ready.' : 'No model found yet: add a model folder to generate.';
@@ -105,7 +128,7 @@ export class ChordSession {
     try {
       for (const prompt of prompts) {
         for (const method of methods) {
-          await this.#api.generate({ ...this.settings.request(loras), prompt, method, ...(isRegional(method.name) ? { regions } : {}) });
+          await this.#api.generate({ ...this.settings.request(loras), prompt, method, ...this.#stackOrder(), ...(isRegional(method.name) ? { regions } : {}) });
           queued++;
         }
       }
@@ -116,6 +139,88 @@ export class ChordSession {
       this.jobs.lastError = queued > 0 ? `${describeError(error)} (${queued} job${queued === 1 ? ' was' : 's were'} queued before that)` : describeError(error);
       this.status = this.jobs.lastError;
     }
+  }
+
+  /**
+   * The method takes the LoRAs in the stack's order, and the classes the cards show travel along,
+   * so the engine splits them into H and L as the window does (when every LoRA has one).
+   */
+  #stackOrder(): { order?: string; highFrequency?: string[] } {
+    if (this.stack.items.length === 0) return {};
+    const highFrequency = highFrequencyNames(this.stack.items.map((i) => i.lora), this.settings.modelId);
+    return { order: 'user', ...(highFrequency ? { highFrequency } : {}) };
+  }
+
+  /**
+   * Measures LoRAs' frequency profiles on the chosen model (after any measurement under way); the
+   * library remembers the classes. Undefined when it could not (the status line says why).
+   */
+  measure(ids: string[]): Promise<SpectraResult | undefined> {
+    const run = this.#measuring.then(() => this.#measureNow(ids));
+    this.#measuring = run.then(() => undefined);
+    return run;
+  }
+
+  async #measureNow(ids: string[]): Promise<SpectraResult | undefined> {
+    const model = this.settings.modelId;
+    if (!model) {
+      this.status = 'No model found yet: add a model folder to measure LoRAs on.';
+      return undefined;
+    }
+    if (ids.length === 0) return undefined;
+    try {
+      const result = await this.spectra.measure(model, ids);
+      await this.library.refresh();
+      this.stack.sync(this.library.loras);
+      const made = result.loras.filter((l) => !l.cached).length;
+      // the class each card shows: the user's where set
+      const list = result.loras
+        .map((l) => {
+          const set = this.library.byId(l.loraId)?.classOverride;
+          return set ? `${l.name} ${set} (set by you; measured ${l.class}, dH ${formatDh(l.dH)})` : `${l.name} ${l.class} (dH ${formatDh(l.dH)})`;
+        })
+        .join(', ');
+      this.status = `${made > 0 ? 'Measured' : 'Frequency classes'} over ${result.pairs} image pair${result.pairs === 1 ? '' : 's'}: ${list}.`;
+      return result;
+    } catch (error) {
+      this.status = describeError(error);
+      return undefined;
+    }
+  }
+
+  /** Opens the spectra plot of the stack's LoRAs (measuring those not measured yet). */
+  async openSpectra(): Promise<void> {
+    this.spectra.open = true;
+    const result = await this.measure(this.stack.items.map((i) => i.lora.id));
+    if (result) this.spectra.result = result;
+  }
+
+  /** Sorts the stack as the engine's `freq` rule does, with the user's classes; measures first where needed. */
+  async frequencyOrder(): Promise<void> {
+    const ids = this.stack.items.map((i) => i.lora.id);
+    if (ids.length === 0) {
+      this.status = 'The stack is empty: add LoRAs to order them.';
+      return;
+    }
+    const result = await this.measure(ids);
+    if (!result) return;
+    this.spectra.result = result;
+    this.stack.items = reorderByIds(this.stack.items, (i) => i.lora.id, result.frequencyOrder);
+    this.#frequencyOrdered = this.stack.items.map((i) => i.lora.id);
+    const model = this.settings.modelId;
+    this.status = `Stack in frequency order: ${this.stack.items.map((i) => `${i.lora.name} (${shownClass(i.lora, model).class ?? '?'})`).join(', ')}.`;
+  }
+
+  /** The user's class for a LoRA (null: the measured one); a stack left in frequency order follows it. */
+  async setClassOverride(id: string, value: FrequencyClass | null): Promise<void> {
+    const ordered = this.#frequencyOrdered.length > 0 && this.#frequencyOrdered.join() === this.stack.items.map((i) => i.lora.id).join();
+    await this.#try(async () => {
+      await this.library.setClassOverride(id, value);
+      this.stack.sync(this.library.loras);
+      const name = this.library.byId(id)?.name ?? 'The LoRA';
+      this.status = value ? `${name} is class ${value} now (set by you).` : `${name} takes its measured class again.`;
+    });
+    if (ordered && this.stack.has(id)) await this.frequencyOrder();
   }
 
   /** Cancels the running job (Esc), or a queued one by id. */

@@ -55,8 +55,13 @@ export function apiOverBridge(bridge: ChordBridge): ChordClient {
     deleteImage: (name) => nothing(() => bridge.deleteImage(name)),
     revealImage: (name) => nothing(() => bridge.revealImage(name)),
     imageSettings: (png) => call(() => bridge.imageSettings(png)),
+    startComparison: (request) => call(() => bridge.startComparison(request)),
+    listComparisons: () => call(() => bridge.listComparisons()),
+    exportComparison: (id) => call(() => bridge.exportComparison(id)),
+    deleteComparison: (id) => nothing(() => bridge.deleteComparison(id)),
     addLoraFiles: (files) => call(() => bridge.addLoraFiles(files)),
     onJobEvent: (listener) => bridge.onJobEvent(listener),
+    measureSpectra: (request) => call(() => bridge.measureSpectra(request)),
   };
 }
 
@@ -114,6 +119,10 @@ export function httpBridge(origin: string): ChordBridge {
     revealImage: (name) => post('revealImage', [name]),
     // bytes travel as the body, not as JSON
     imageSettings: (png) => send(httpPathOf('imageSettings'), new Blob([png as Uint8Array<ArrayBuffer>]), 'application/octet-stream'),
+    startComparison: (request) => post('startComparison', [request]),
+    listComparisons: () => post('listComparisons', []),
+    exportComparison: (id) => post('exportComparison', [id]),
+    deleteComparison: (id) => post('deleteComparison', [id]),
     // A browser has no paths for dropped files: each is uploaded and kept in the app's data folder.
     addLoraFiles: async (files) => {
       const result: LoraImport = { added: [], failed: [] };
@@ -129,6 +138,7 @@ export function httpBridge(origin: string): ChordBridge {
       return { ok: true, value: result };
     },
     onJobEvent: jobEventStream(origin),
+    measureSpectra: (request) => post('measureSpectra', [request]),
   };
 }
 
