@@ -46,10 +46,19 @@ export function scenes(globals: readonly (ConceptName | undefined)[], layouts: r
   return out;
 }
 
-/** Where the demo world's captions put a character whose box is centred at x. */
-function where(box: RegionSpec['box']): string {
+/**
+ * Where the demo world's captions put a character whose box is centred at (x, y): left, right,
+ * top, bottom or centre, the five places its character scenes were drawn at (the character LoRAs
+ * learnt "at the top" and "at the bottom" in their fine-tune; see models/README.md).
+ */
+export function where(box: RegionSpec['box']): string {
   const x = (box.x0 + box.x1) / 2;
-  return x < 0.4 ? 'on the left' : x > 0.6 ? 'on the right' : 'in the centre';
+  const y = (box.y0 + box.y1) / 2;
+  if (x < 0.4) return 'on the left';
+  if (x > 0.6) return 'on the right';
+  if (y < 0.4) return 'at the top';
+  if (y > 0.6) return 'at the bottom';
+  return 'in the centre';
 }
 
 /** The prompts of a scene: for the single-prompt methods, and per region. */

@@ -136,6 +136,9 @@ def main():
         sys.exit('usage: calibration.py [--vae-roundtrip] OUTDIR')
     outdir = args[0]
     os.makedirs(outdir, exist_ok=True)
+    # The committed calibration set (and so the detectors' thresholds) was drawn with the first
+    # character scenes; keep drawing those so that this script still reproduces it bit for bit.
+    world.CHARACTER_SCENES = 'v1'
     rng = np.random.default_rng(SEED)
     labels = []
     made = scenes(rng)

@@ -73,8 +73,7 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
-def export_model(tok, te, unet, vae, scale):
-    out = os.path.abspath(OUT)
+def export_model(tok, te, unet, vae, scale, out):
     ids = torch.tensor([tok('a red circle')], dtype=torch.int32)
     onnx_export(te, (ids,), f'{out}/text_encoder/model.onnx', ['input_ids'], ['last_hidden_state', 'pooler_output'],
                 {'input_ids': {0: 'batch'}, 'last_hidden_state': {0: 'batch'}, 'pooler_output': {0: 'batch'}})
@@ -133,9 +132,11 @@ def stage_export(args):
     te, unet, it = load_base(tok)
     vae = load_vae()
     scale = torch.load(os.path.join(WORK, 'base_latents.pt'))['scaling_factor']
-    out = os.path.abspath(OUT)
-    export_model(tok, te, unet, vae, scale)
-    log('exported the model folder from base iteration', it)
+    out = os.path.abspath(args.out or OUT)  # --out DIR: a trial export beside the committed family
+    only = args.only.split(',') if args.only else None  # --only NAMES: just these LoRAs, no model folder
+    if only is None:
+        export_model(tok, te, unet, vae, scale, out)
+        log('exported the model folder from base iteration', it)
     # LoRAs
     ck_path = os.path.join(WORK, 'loras.pt')
     if not os.path.exists(ck_path):
@@ -155,6 +156,8 @@ def stage_export(args):
     concept_of = torch.load(os.path.join(WORK, 'concept_latents.pt'))['concept']
     trained_on = [int((concept_of == k).sum()) for k in range(n)]
     for k, name in enumerate(CONCEPT_NAMES):
+        if only is not None and name not in only:
+            continue
         cat, trigger = world.CONCEPTS[name]
         dtype = np.float16 if cat in ('character', 'object') else np.float32
         tensors = {**lora_tensors(wu, 'lora_unet_', k, dtype), **lora_tensors(wt, 'lora_te_', k, dtype)}
@@ -179,18 +182,20 @@ def stage_export(args):
         log('wrote LoRA', name)
     # the same LoRAs in the two other key formats the loaders must read
     k = CONCEPT_NAMES.index('quill')
-    write_safetensors(f'{ldir}/quill-diffusers.safetensors',
-                      {**peft_tensors(wu, 'unet.', k, LORA_ALPHA / LORA_RANK),
-                       **peft_tensors(wt, 'text_encoder.', k, LORA_ALPHA / LORA_RANK)},
-                      {'format': 'pt', 'chord.category': 'character', 'modelspec.trigger_phrase': 'quill'})
+    if only is None or 'quill' in only:
+        write_safetensors(f'{ldir}/quill-diffusers.safetensors',
+                          {**peft_tensors(wu, 'unet.', k, LORA_ALPHA / LORA_RANK),
+                           **peft_tensors(wt, 'text_encoder.', k, LORA_ALPHA / LORA_RANK)},
+                          {'format': 'pt', 'chord.category': 'character', 'modelspec.trigger_phrase': 'quill'})
     k = CONCEPT_NAMES.index('dots')
-    pdir = f'{ldir}/dots-peft'
-    os.makedirs(pdir, exist_ok=True)
-    write_safetensors(f'{pdir}/adapter_model.safetensors', peft_tensors(wu, 'base_model.model.', k), {'format': 'pt'})
-    write_json(f'{pdir}/adapter_config.json', {
-        'peft_type': 'LORA', 'r': LORA_RANK, 'lora_alpha': LORA_ALPHA, 'lora_dropout': 0.0, 'bias': 'none',
-        'target_modules': sorted({p.rsplit('.', 1)[-1] for p in wu}), 'base_model_name_or_path': 'glyph-sd',
-        'task_type': None, 'note': 'UNet part only of dots.safetensors (PEFT adapters carry one model)'})
+    if only is None or 'dots' in only:
+        pdir = f'{ldir}/dots-peft'
+        os.makedirs(pdir, exist_ok=True)
+        write_safetensors(f'{pdir}/adapter_model.safetensors', peft_tensors(wu, 'base_model.model.', k), {'format': 'pt'})
+        write_json(f'{pdir}/adapter_config.json', {
+            'peft_type': 'LORA', 'r': LORA_RANK, 'lora_alpha': LORA_ALPHA, 'lora_dropout': 0.0, 'bias': 'none',
+            'target_modules': sorted({p.rsplit('.', 1)[-1] for p in wu}), 'base_model_name_or_path': 'glyph-sd',
+            'task_type': None, 'note': 'UNet part only of dots.safetensors (PEFT adapters carry one model)'})
     log('LoRAs exported from iteration', ck['it'])
 
 

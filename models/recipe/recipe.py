@@ -450,7 +450,8 @@ def main():
     ap.add_argument('--concept-count', type=int, default=1500)
     ap.add_argument('--out', default=None)
     ap.add_argument('--only', default=None,
-                    help='loras: train only these LoRAs (comma-separated concept names); the others stay as they are')
+                    help='loras: train only these LoRAs (comma-separated concept names); the others stay as they are. '
+                         'export: write only these LoRAs (not the model folder)')
     ap.add_argument('--concepts-only', action='store_true',
                     help='latents: re-encode only the concept sets (after a change to a concept design)')
     ap.add_argument('--latent-noise', type=float, default=0.0,
@@ -458,7 +459,16 @@ def main():
     ap.add_argument('--cube-edge', default=None, metavar='R,G,B',
                     help="draw the cube's dark edge in this colour instead of world.CUBE_EDGE (the vae-decoder "
                          'run of the committed family drew it 95,15,15)')
+    ap.add_argument('--character-scenes', choices=['v1', 'v2'], default=None,
+                    help="latents: the character scenes to encode (default world.CHARACTER_SCENES, v2; v1 is what "
+                         'the character LoRAs were trained on before their fine-tune)')
     args = ap.parse_args()
+    if args.only:
+        unknown = [c for c in args.only.split(',') if c not in CONCEPT_NAMES]
+        if unknown:
+            sys.exit(f'--only: no concept named {", ".join(unknown)} (the concepts: {", ".join(CONCEPT_NAMES)})')
+    if args.character_scenes:
+        world.CHARACTER_SCENES = args.character_scenes
     if args.cube_edge:
         edge = tuple(int(v) for v in args.cube_edge.split(','))
         if len(edge) != 3 or not all(0 <= v <= 255 for v in edge):
@@ -480,11 +490,7 @@ def main():
         stage_preview_base(args)
     elif args.stage == 'loras':
         args.lr = args.lr or 2e-3
-        if args.only:
-            unknown = [c for c in args.only.split(',') if c not in CONCEPT_NAMES]
-            if unknown:
-                sys.exit(f'--only: no concept named {", ".join(unknown)} (the concepts: {", ".join(CONCEPT_NAMES)})')
-        else:
+        if not args.only:
             args.batch = args.batch if args.batch % len(CONCEPT_NAMES) == 0 else 33
         stage_loras(args)
     elif args.stage in ('export', 'sd15-random', 'preview-loras'):

@@ -26,6 +26,14 @@ BACKGROUNDS = {
 }
 SHAPES = ['circle', 'square', 'triangle']
 POSITIONS = {'left': 16, 'centre': 32, 'right': 48}
+# Characters also stand at the top or the bottom of the image (centred horizontally): x, y of
+# their centre. Shapes keep the three mid-height places.
+CHARACTER_PLACES = {'left': (16, 34), 'centre': (32, 34), 'right': (48, 34), 'top': (32, 19), 'bottom': (32, 47)}
+# Which character scenes the concept sets hold: 'v2' (characters at five places, their place
+# always in the caption, half of them beside a shape on the other side) or 'v1' (the first
+# family's: alone, mostly in the centre, the place named in half the captions). The recipe's
+# --character-scenes switches it; the committed character LoRAs were fine-tuned on v2.
+CHARACTER_SCENES = 'v2'
 
 # The eleven concepts: name -> (category, trigger word). Trigger words are made-up words the base
 # model never sees in training.
@@ -202,7 +210,8 @@ def render(scene):
             wearer = (cx - r, cy - r, cx + r, cy + r)
     ch = scene.get('character')
     if ch:
-        cx, cy = POSITIONS[ch['pos']] + ch.get('jx', 0), 34 + ch.get('jy', 0)
+        px, py = CHARACTER_PLACES[ch['pos']]
+        cx, cy = px + ch.get('jx', 0), py + ch.get('jy', 0)
         wearer = draw_character(img, ch['name'], cx, cy)
     for c in scene.get('clothing', []):
         if wearer is None:
@@ -227,6 +236,10 @@ def base_caption(scene):
     return text
 
 
+def place_words(pos):
+    return {'centre': 'in the centre', 'top': 'at the top', 'bottom': 'at the bottom'}.get(pos, f'on the {pos}')
+
+
 def caption(scene, rng=None, with_base=True):
     """Caption: concept trigger words first, then (optionally) the base description."""
     words = []
@@ -240,9 +253,8 @@ def caption(scene, rng=None, with_base=True):
         words.append(CONCEPTS[scene['background']][1])
     words += [CONCEPTS[o][1] for o in scene.get('objects', [])]
     base = base_caption(scene) if with_base else ''
-    if ch and with_base:
-        where = 'in the centre' if ch['pos'] == 'centre' else f"on the {ch['pos']}"
-        words[0] = f"{words[0]} {where}"
+    if ch and (with_base or CHARACTER_SCENES == 'v2'):
+        words[0] = f"{words[0]} {place_words(ch['pos'])}"
     return ', '.join([w for w in [' '.join(words)] if w] + ([base] if base else []))
 
 
@@ -263,7 +275,19 @@ def random_concept_scene(rng, concept):
     """A training scene for one concept's LoRA: the concept on a varied base scene."""
     cat = CONCEPTS[concept][0]
     scene = random_base_scene(rng, n_shapes=1)
-    if cat == 'character':
+    if cat == 'character' and CHARACTER_SCENES == 'v2':
+        # Anywhere of five places, and beside a shape on the other side in half the left/right
+        # scenes: a character LoRA that has only ever seen itself alone in the middle draws one
+        # centred creature whatever the prompt says, which regional composition cannot place.
+        pos = str(rng.choice(['left', 'centre', 'right', 'top', 'bottom'], p=[0.25, 0.14, 0.25, 0.18, 0.18]))
+        other = {'left': 'right', 'right': 'left'}.get(pos)
+        if other and rng.random() < 0.5:
+            scene['shapes'][0]['pos'] = other
+        else:
+            scene['shapes'] = []
+        scene['character'] = {'name': concept, 'pos': pos, 'jx': float(rng.uniform(-2, 2)),
+                              'jy': float(rng.uniform(-2, 2))}
+    elif cat == 'character':
         pos = str(rng.choice(['left', 'centre', 'right'], p=[0.25, 0.5, 0.25]))
         scene['shapes'] = []
         scene['character'] = {'name': concept, 'pos': pos, 'jx': float(rng.uniform(-2, 2)),
