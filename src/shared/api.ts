@@ -392,6 +392,8 @@ export interface ImageSettings {
   source: 'chord' | 'a1111';
   /** Regional images: their regions, in order. */
   regions?: ImageRegion[];
+  /** Chord images: the order the method ran the LoRAs in, as indices into `loras` (Reuse puts the stack in this order). */
+  order?: number[];
 }
 
 /** A region an image was made with: its box (fractions from the top-left), prompts, bound LoRAs. */

@@ -42,6 +42,7 @@ export function imageSettings(info: ImageInfo, findLora: LoraLookup): ImageSetti
       method: r.method,
       methodOptions: Object.fromEntries(Object.entries(r.methodOptions).filter((e): e is [string, number | boolean] => typeof e[1] !== 'string')),
       source: 'chord',
+      order: [...r.ordering.order],
       ...(r.regions && r.regions.length > 0
         ? {
             regions: r.regions.map((g) => ({

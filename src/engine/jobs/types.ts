@@ -139,6 +139,8 @@ export interface ImageSettings {
   methodOptions?: Record<string, number | boolean>;
   source: 'chord' | 'a1111';
   regions?: ImageRegion[];
+  /** Chord images: the order the method ran the LoRAs in, as indices into `loras` (Reuse puts the stack in this order). */
+  order?: number[];
 }
 
 export interface ImageRegion {

@@ -4,6 +4,7 @@
  */
 import type { AppInfo, FrequencyClass, GalleryImage, ModelSummary, SpectraResult } from '../../shared/api';
 import { describeError } from './describe';
+import { stackOrder } from './reuse';
 import { CompareStore } from './compare.svelte';
 import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
@@ -295,7 +296,9 @@ export class ChordSession {
     // LoRAs bound to a region go back to their box, the others to the stack
     const bound = new Set((settings.regions ?? []).flatMap((g) => g.loras));
     if (settings.regions) unknown.push(...this.regions.restore(settings, (path) => this.library.byPath(path)));
-    for (const [k, l] of settings.loras.entries()) {
+    // the stack in the order the method ran (the app sends the stack order), e.g. a compare cell's permutation
+    for (const k of stackOrder(settings)) {
+      const l = settings.loras[k];
       if (bound.has(k)) continue;
       const entry = l.path ? this.library.byPath(l.path) : undefined;
       if (entry) this.stack.add(entry, this.stack.items.length, l.weight);
