@@ -169,7 +169,8 @@ describe.skipIf(!HAVE_CHROMIUM)('step timeline and region editor in Chromium aga
     await editor.getByLabel('Prompt of region 2', { exact: true }).fill('quill on the right');
     await editor.getByLabel('Negative prompt of region 2').fill('blurry');
     await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('gray background');
-    await setNumber('Steps', 4);
+    // few steps keep the test short; CHORD_E2E_REGIONS_STEPS=20 makes the image of the docs' screenshot
+    await setNumber('Steps', Number(process.env.CHORD_E2E_REGIONS_STEPS ?? 4));
     await setNumber('Seed', 11);
     const before = await galleryCount();
     await page.getByRole('button', { name: /^Generate/ }).click();
