@@ -112,6 +112,13 @@ describe.skipIf(!HAVE_CHROMIUM)('spectra and frequency order in Chromium against
     await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('zorb, hatchy, sunsetglow');
     await page.getByRole('region', { name: 'Generation settings' }).getByLabel('Steps', { exact: true }).fill('2');
     await stack().getByLabel('Composition method').selectOption('cmlora');
+    // the stack is in frequency order (the last test left it so): no hint; moved by hand, CMLoRA says it runs the stack's order
+    expect(await stack().locator('[data-order-hint]').count()).toBe(0);
+    await stack().getByRole('button', { name: 'Move zorb down' }).click();
+    await expect.poll(() => stack().locator('[data-order-hint]').count()).toBe(1);
+    await stack().getByRole('button', { name: 'Frequency order' }).click();
+    await expect.poll(() => stack().locator('[data-order-hint]').count()).toBe(0);
+    await expect.poll(stackOrder).toEqual(['zorb', 'sunset', 'hatching']);
     const sent = page.waitForRequest((r) => r.url().endsWith('/api/generate'));
     await page.getByRole('button', { name: /^Generate/ }).click();
     const [request] = (await sent).postDataJSON() as [{ loras: { path: string }[]; order: string; highFrequency: string[] }];

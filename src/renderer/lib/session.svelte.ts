@@ -37,7 +37,7 @@ export class ChordSession {
 
   readonly #api: ChordClient;
   /** The stack's LoRA ids as the last Frequency order left them (a class change then re-sorts). */
-  #frequencyOrdered: string[] = [];
+  #frequencyOrdered = $state<string[]>([]);
   /** Measurements run one after another (the engine would serve them in turn anyway). */
   #measuring: Promise<void> = Promise.resolve();
 
@@ -212,9 +212,14 @@ export class ChordSession {
     this.status = `Stack in frequency order: ${this.stack.items.map((i) => `${i.lora.name} (${shownClass(i.lora, model).class ?? '?'})`).join(', ')}.`;
   }
 
+  /** Whether the stack is as the last Frequency order left it (CMLoRA runs the stack's order). */
+  get stackInFrequencyOrder(): boolean {
+    return this.#frequencyOrdered.length > 0 && this.#frequencyOrdered.join() === this.stack.items.map((i) => i.lora.id).join();
+  }
+
   /** The user's class for a LoRA (null: the measured one); a stack left in frequency order follows it. */
   async setClassOverride(id: string, value: FrequencyClass | null): Promise<void> {
-    const ordered = this.#frequencyOrdered.length > 0 && this.#frequencyOrdered.join() === this.stack.items.map((i) => i.lora.id).join();
+    const ordered = this.stackInFrequencyOrder;
     await this.#try(async () => {
       await this.library.setClassOverride(id, value);
       this.stack.sync(this.library.loras);
