@@ -10,11 +10,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageInfo } from '../../src/engine';
 import { encodeText, insertChunks } from '../../src/engine/png/chunks';
-import { dropFiles, HAVE_CHROMIUM, launchChromium, ROOT, serve, shot, tempFolders, type Served } from './harness';
+import { appContext, dropFiles, HAVE_CHROMIUM, launchChromium, loraFile, openApp, previewFile, ROOT, serve, type Served, shot, tempFolders } from './harness';
 
-const LORAS = join(ROOT, 'models/glyph-sd/loras');
-const loraFile = (name: string) => ({ name: `${name}.safetensors`, bytes: readFileSync(join(LORAS, `${name}.safetensors`)) });
-const previewFile = (name: string) => ({ name: `${name}.png`, bytes: readFileSync(join(LORAS, `${name}.png`)), type: 'image/png' });
 
 describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () => {
   const folders = tempFolders();
@@ -25,13 +22,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
 
   const open = async () => {
     // one context: a reopened page sees what the first one stored, as a user's browser would
-    context ??= await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => {
-      throw e;
-    });
-    await page.goto(server.url);
-    await page.getByRole('status').getByText('Ready.').waitFor();
+    context ??= await appContext(browser);
+    page = await openApp(context, server.url);
   };
   const prompt = () => page.getByRole('textbox', { name: 'Prompt', exact: true });
   const queueCount = () => page.getByRole('region', { name: 'Queue' }).locator('li').count();

@@ -5,19 +5,17 @@
  * the grid layout's, and the comparison still there after a reload. Screens go to
  * test-results/app/ (compare.png is the one in docs/images/app/).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gridLayout } from '../../src/engine/compare/grid';
 import type { Comparison, Reply } from '../../src/shared/api';
-import { dropFiles, HAVE_CHROMIUM, launchChromium, ROOT, serve, shot, SHOTS, tempFolders, type Served } from './harness';
+import { appContext, dropFiles, HAVE_CHROMIUM, launchChromium, loraFile, openApp, serve, type Served, shot, SHOTS, tempFolders } from './harness';
 
-const LORAS = join(ROOT, 'models/glyph-sd/loras');
 /** Few steps keep the test short; CHORD_E2E_COMPARE_STEPS=20 makes the grid for the docs' screenshot. */
 const STEPS = Number(process.env.CHORD_E2E_COMPARE_STEPS ?? 4);
-const loraFile = (name: string) => ({ name: `${name}.safetensors`, bytes: readFileSync(join(LORAS, `${name}.safetensors`)) });
 
 describe.skipIf(!HAVE_CHROMIUM)('the compare view in Chromium against chord serve', () => {
   const folders = tempFolders();
@@ -39,13 +37,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the compare view in Chromium against chord serv
   beforeAll(async () => {
     server = await serve(folders.dataDir, folders.cacheDir);
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => {
-      throw e;
-    });
-    await page.goto(server.url);
-    await page.getByRole('status').getByText('Ready.').waitFor();
+    page = await openApp(await appContext(browser), server.url);
     await dropFiles(page, '.window', [loraFile('zorb'), loraFile('hat'), loraFile('sunset')]);
     await region('LoRA library').getByRole('listitem', { name: 'LoRA sunset' }).waitFor();
   });

@@ -3,10 +3,10 @@
  * data/cache folders, and Debian's Chromium driven by playwright-core.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CHROMIUM = process.env.CHORD_CHROMIUM ?? '/usr/bin/chromium';
@@ -67,6 +67,29 @@ export function serve(dataDir: string, cacheDir: string, extra: string[] = []): 
     });
     child.once('exit', (code) => reject(new Error(`chord serve exited (${code}): ${stderr.join('')}`)));
   });
+}
+
+/** The demo model's LoRAs, which the e2e tests drop on the window. */
+export const DEMO_LORAS = join(ROOT, 'models/glyph-sd/loras');
+/** A demo LoRA file as a file manager drops it. */
+export const loraFile = (name: string) => ({ name: `${name}.safetensors`, bytes: readFileSync(join(DEMO_LORAS, `${name}.safetensors`)) });
+/** A demo LoRA's preview image as a file manager drops it. */
+export const previewFile = (name: string) => ({ name: `${name}.png`, bytes: readFileSync(join(DEMO_LORAS, `${name}.png`)), type: 'image/png' });
+
+/** A browser context laid out like the screenshots: 1280 x 800, dark theme. */
+export function appContext(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+}
+
+/** The app in a new page of the context, once it says Ready; an error thrown in the page fails the test. */
+export async function openApp(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => {
+    throw e;
+  });
+  await page.goto(url);
+  await page.getByRole('status').getByText('Ready.').waitFor();
+  return page;
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -7,10 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropFiles, HAVE_CHROMIUM, launchChromium, ROOT, serve, shot, tempFolders, type Served } from './harness';
+import { appContext, dropFiles, HAVE_CHROMIUM, launchChromium, loraFile, openApp, previewFile, serve, type Served, shot, tempFolders } from './harness';
 
-const LORAS = join(ROOT, 'models/glyph-sd/loras');
-const file = (name: string, ext = 'safetensors') => ({ name: `${name}.${ext}`, bytes: readFileSync(join(LORAS, `${name}.${ext}`)), ...(ext === 'png' ? { type: 'image/png' } : {}) });
 
 describe.skipIf(!HAVE_CHROMIUM)('spectra and frequency order in Chromium against chord serve', () => {
   const folders = tempFolders();
@@ -32,13 +30,7 @@ describe.skipIf(!HAVE_CHROMIUM)('spectra and frequency order in Chromium against
   beforeAll(async () => {
     server = await serve(folders.dataDir, folders.cacheDir, ['--profile-pairs', '2']);
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => {
-      throw e;
-    });
-    await page.goto(server.url);
-    await page.getByRole('status').getByText('Ready.').waitFor();
+    page = await openApp(await appContext(browser), server.url);
   });
 
   afterAll(async () => {
@@ -48,7 +40,7 @@ describe.skipIf(!HAVE_CHROMIUM)('spectra and frequency order in Chromium against
   });
 
   it('shows "not measured" on new cards, and a card measures its own class on demand', async () => {
-    await dropFiles(page, '.window', [file('zorb', 'png'), file('zorb'), file('hatching', 'png'), file('hatching'), file('sunset', 'png'), file('sunset')]);
+    await dropFiles(page, '.window', ['zorb', 'hatching', 'sunset'].flatMap((n) => [previewFile(n), loraFile(n)]));
     await library().getByRole('listitem', { name: 'LoRA sunset' }).waitFor();
     for (const name of ['zorb', 'hatching', 'sunset']) expect(await cardClass(name)).toBe('none/none');
     await library().getByRole('button', { name: 'Measure the frequency class of sunset' }).click();

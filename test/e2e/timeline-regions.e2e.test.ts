@@ -9,11 +9,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageInfo } from '../../src/engine';
-import { dropFiles, HAVE_CHROMIUM, launchChromium, ROOT, serve, shot, tempFolders, type Served } from './harness';
+import { appContext, dropFiles, HAVE_CHROMIUM, launchChromium, loraFile, openApp, previewFile, serve, type Served, shot, tempFolders } from './harness';
 
-const LORAS = join(ROOT, 'models/glyph-sd/loras');
-const loraFile = (name: string) => ({ name: `${name}.safetensors`, bytes: readFileSync(join(LORAS, `${name}.safetensors`)) });
-const previewFile = (name: string) => ({ name: `${name}.png`, bytes: readFileSync(join(LORAS, `${name}.png`)), type: 'image/png' });
 
 describe.skipIf(!HAVE_CHROMIUM)('step timeline and region editor in Chromium against chord serve', () => {
   const folders = tempFolders();
@@ -43,13 +40,7 @@ describe.skipIf(!HAVE_CHROMIUM)('step timeline and region editor in Chromium aga
     cpSync(join(import.meta.dirname, 'fixtures/profiles'), join(folders.cacheDir, 'spectral'), { recursive: true });
     server = await serve(folders.dataDir, folders.cacheDir);
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => {
-      throw e;
-    });
-    await page.goto(server.url);
-    await page.getByRole('status').getByText('Ready.').waitFor();
+    page = await openApp(await appContext(browser), server.url);
     await dropFiles(page, '.window', ['zorb', 'hat', 'quill'].flatMap((n) => [loraFile(n), previewFile(n)]));
     await library().getByRole('listitem', { name: 'LoRA quill' }).waitFor();
     await settings().getByLabel('Seed mode').selectOption('fixed');
