@@ -7,7 +7,7 @@
 import type { Model } from '../model/model';
 import type { ProviderChoice } from '../model/providers';
 import type { EngineNotice } from '../model/session';
-import { DEFAULT_PROFILE_SETTINGS, DEFAULT_THRESHOLD, LoraProfiler, type FrequencyClass } from '../spectral';
+import { DEFAULT_PROFILE_SETTINGS, DEFAULT_THRESHOLD, LoraProfiler, type LoraProfile } from '../spectral';
 
 export interface ProfileRequest {
   /** model folder (diffusers ONNX layout) */
@@ -19,22 +19,11 @@ export interface ProfileRequest {
   provider?: ProviderChoice;
 }
 
-export interface ProfiledLora {
+/** A LoRA's profile as the profiler measured it, with the file under the name the request gave it. */
+export type ProfiledLora = Omit<LoraProfile, 'file'> & {
   /** as given in the request */
   path: string;
-  name: string;
-  /** the prompt the images were made from (the LoRA's trigger words) */
-  prompt: string;
-  dH: number;
-  class: FrequencyClass;
-  /** normalised radial profile of the LoRA images, ring 0 first */
-  radial: number[];
-  /** the same of the base model's images from the same prompt */
-  baseRadial: number[];
-  /** read from the cache, no image made */
-  cached: boolean;
-  ms: number;
-}
+};
 
 export interface ProfileResult {
   loras: ProfiledLora[];
@@ -79,7 +68,8 @@ export async function profileOnModel(
       current = k;
       hooks.onProgress?.({ lora: k, loras: request.loras.length, image: 0, images: 0 });
       const p = await profiler.profile(path, hooks.signal);
-      out.push({ path, name: p.name, prompt: p.prompt, dH: p.dH, class: p.class, radial: p.radial, baseRadial: p.baseRadial, cached: p.cached, ms: p.ms });
+      const { file: _file, ...profile } = p;
+      out.push({ path, ...profile });
     }
   } finally {
     await profiler.close();
