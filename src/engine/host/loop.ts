@@ -16,32 +16,34 @@ export function runEngineLoop(port: EnginePort, options: Omit<EngineOptions, 'on
   const engine = new Engine({ ...options, onNotice: (notice) => port.send({ type: 'notice', notice }) });
   const jobs = new Map<number, AbortController>();
 
+  /** Runs one request's work, cancellable by a `cancel` message, and sends its reply or its error. */
+  const run = <T>(id: number, work: (signal: AbortSignal) => Promise<T>, reply: (result: T) => EngineMessage): void => {
+    const abort = new AbortController();
+    jobs.set(id, abort);
+    work(abort.signal)
+      .then(
+        (result) => port.send(reply(result)),
+        (e: unknown) => port.send({ type: 'error', id, error: serializeError(e) }),
+      )
+      .finally(() => jobs.delete(id));
+  };
+
   port.onMessage((m) => {
     switch (m.type) {
-      case 'generate': {
-        const abort = new AbortController();
-        jobs.set(m.id, abort);
-        engine
-          .generate(m.request, { signal: abort.signal, onProgress: (progress) => port.send({ type: 'progress', id: m.id, progress }) })
-          .then(
-            (result) => port.send({ type: 'result', id: m.id, result }),
-            (e: unknown) => port.send({ type: 'error', id: m.id, error: serializeError(e) }),
-          )
-          .finally(() => jobs.delete(m.id));
+      case 'generate':
+        run(
+          m.id,
+          (signal) => engine.generate(m.request, { signal, onProgress: (progress) => port.send({ type: 'progress', id: m.id, progress }) }),
+          (result) => ({ type: 'result', id: m.id, result }),
+        );
         break;
-      }
-      case 'profile': {
-        const abort = new AbortController();
-        jobs.set(m.id, abort);
-        engine
-          .profile(m.request, { signal: abort.signal, onProgress: (progress) => port.send({ type: 'profile-progress', id: m.id, progress }) })
-          .then(
-            (result) => port.send({ type: 'profile-result', id: m.id, result }),
-            (e: unknown) => port.send({ type: 'error', id: m.id, error: serializeError(e) }),
-          )
-          .finally(() => jobs.delete(m.id));
+      case 'profile':
+        run(
+          m.id,
+          (signal) => engine.profile(m.request, { signal, onProgress: (progress) => port.send({ type: 'profile-progress', id: m.id, progress }) }),
+          (result) => ({ type: 'profile-result', id: m.id, result }),
+        );
         break;
-      }
       case 'cancel':
         jobs.get(m.id)?.abort();
         break;
