@@ -28,7 +28,7 @@ SHAPES = ['circle', 'square', 'triangle']
 POSITIONS = {'left': 16, 'centre': 32, 'right': 48}
 # Characters also stand at the top or the bottom of the image (centred horizontally): x, y of
 # their centre. Shapes keep the three mid-height places.
-CHARACTER_PLACES = {'left': (16, 34), 'centre': (32, 34), 'right': (48, 34), 'top': (32, 19), 'bottom': (32, 47)}
+CHARACTER_PLACES = {**{pos: (x, 34) for pos, x in POSITIONS.items()}, 'top': (32, 19), 'bottom': (32, 47)}
 # Which character scenes the concept sets hold: 'v2' (characters at five places, their place
 # always in the caption, half of them beside a shape on the other side) or 'v1' (the first
 # family's: alone, mostly in the centre, the place named in half the captions). The recipe's
@@ -227,8 +227,7 @@ def render(scene):
 def base_caption(scene):
     parts = []
     for i, s in enumerate(scene.get('shapes', [])):
-        where = 'in the centre' if s['pos'] == 'centre' else f"on the {s['pos']}"
-        parts.append(f"a {s['colour']} {s['shape']} {where}")
+        parts.append(f"a {s['colour']} {s['shape']} {place_words(s['pos'])}")
     text = ' and '.join(parts)
     bg = scene['background']
     if bg in BACKGROUNDS:
