@@ -143,10 +143,11 @@ interface GenerateOptions {
   loraDir?: string[];
   region?: string[];
   regions?: string;
-  /** --no-isolation, --no-region-gate, --no-reinit set false */
+  /** --no-isolation, --no-region-gate, --no-reinit, --no-region-norm set false */
   isolation?: boolean;
   regionGate?: boolean;
   reinit?: boolean;
+  regionNorm?: boolean;
   embeddingDir?: string[];
   methodOption?: string[];
 }
@@ -182,7 +183,7 @@ function methodRequest(o: GenerateOptions): MethodRequest | undefined {
     only('--no-cache', 'cmlora');
     options.cache = false;
   }
-  for (const [flag, key, value] of [['--no-isolation', 'isolation', o.isolation], ['--no-region-gate', 'gate', o.regionGate], ['--no-reinit', 'reinit', o.reinit]] as const) {
+  for (const [flag, key, value] of [['--no-isolation', 'isolation', o.isolation], ['--no-region-gate', 'gate', o.regionGate], ['--no-reinit', 'reinit', o.reinit], ['--no-region-norm', 'norm', o.regionNorm]] as const) {
     if (value !== false) continue;
     only(flag, 'regional');
     options[key] = false;
@@ -453,6 +454,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .option('--no-isolation', 'regional: boxes may attend to each other in self-attention')
     .option('--no-region-gate', "regional: a region's LoRA layers act on the whole image, not only its box")
     .option('--no-reinit', 'regional: keep the initial noise as seeded (no latent re-initialisation)')
+    .option('--no-region-norm', 'regional: group normalisation over the whole image, not per region')
     .option('--from <image>', 'make an image again from the settings stored in it')
     .option('--lora-dir <dir>', 'a folder of LoRA files, looked up by name: <lora:name:w> tags in the prompt, --from (repeatable)', collect((d: string) => d))
     .option('--json', 'print a JSON summary: files, per-stage timings, method and per-step log')

@@ -56,6 +56,7 @@ describe('generate --region errors', () => {
       [['generate', 'x', '--method', 'merge', '--region', '0,0,1,1|a', ...out], /^chord: Regions are given but the Merge method does not use them\./],
       [['generate', 'x', '--method', 'regional', ...out], /^chord: The Regional method needs regions\./],
       [['generate', 'x', '--no-reinit', ...out], /^chord: --no-reinit is an option of --method regional \(the method is merge\)/],
+      [['generate', 'x', '--no-region-norm', ...out], /^chord: --no-region-norm is an option of --method regional \(the method is merge\)/],
       [['generate', 'x', '--region', '0,0,1,1', '--regions', join(tmp.dir, 'r.json'), ...out], /--region \(repeatable\) or --regions FILE\.json, not both/],
       [['generate', '--from', join(tmp.dir, 'a.png'), '--region', '0,0,1,1'], /--from remakes an image from its own settings/],
       [['generate', 'x', '--region', '0,0,1,1|zorb <lora:zorb:1>', ...out], /^chord: Region 1 has a <lora:\.\.\.> tag in its prompt/],
@@ -81,7 +82,7 @@ describe('generate with regions, then --from', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const image = (JSON.parse(r.stdout) as { images: { method: unknown; regions: unknown; totals: unknown }[] }).images[0];
-    expect(image.method).toEqual({ name: 'regional', options: { isolation: true, gate: true, reinit: true }, order: ['dots', 'zorb', 'quill'] });
+    expect(image.method).toEqual({ name: 'regional', options: { isolation: true, gate: true, reinit: true, norm: true }, order: ['dots', 'zorb', 'quill'] });
     expect(image.regions).toEqual([
       { box: [0, 0, 0.5, 1], prompt: 'zorb on the left', negative: '', loras: ['zorb'] },
       { box: [0.5, 0, 1, 1], prompt: 'quill on the right', negative: 'blurry', loras: ['quill'] },

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from 'onnxruntime-node';
 import { addLoraBranches } from '../../src/engine/onnx/branches';
 import { exposeTensor } from '../../src/engine/onnx/cuts';
+import { constantTensor, indexGraph } from '../../src/engine/onnx/graph';
 import { readModel } from '../../src/engine/onnx/io';
+import { graphOf, tensorDims, type NodeProto, type TensorProto } from '../../src/engine/onnx/proto';
 import { addRegionalAttention, moduleLevel, REGIONAL_ATTN_MAP } from '../../src/engine/onnx/regional';
 import { findLoraTargets } from '../../src/engine/onnx/targets';
 import { levelSize, rasterSpan, regionalFeeds, regionIds, type RegionalLayout } from '../../src/engine/model/regional-pass';
-import { branchFeeds, f32, loadFixture, randomLora, runModel, unetFeeds, type Feeds } from './helpers';
+import { branchFeeds, f32, loadFixture, randomLora, runModel, toHalfFeeds, unetFeeds, type Feeds } from './helpers';
 
 const GLYPH_UNET = fileURLToPath(new URL('../../models/glyph-sd/unet/model.onnx', import.meta.url));
 
@@ -105,6 +107,72 @@ describe('regional attention rewrite', () => {
     }
   });
 
+  it('group normalisation per region: each box and the background from its own statistics, off when fed 0', async () => {
+    const model = await loadFixture('tiny_unet.onnx');
+    // every GroupNorm of the fixture is at the latent's resolution, where the engine leaves them
+    expect(addRegionalAttention(model).info.regionNorms).toBe(0);
+    const { model: regional, info } = addRegionalAttention(model, { normFromLevel: 0 });
+    expect(info.regionNorms).toBe(6);
+    // the first resnet norm: its input x [N, C, 8, 8] and the normalised output (before the affine part)
+    const index = indexGraph(graphOf(model));
+    const norm = index.nodes.find((n) => n.opType === 'InstanceNormalization') as NodeProto;
+    const x = index.producer.get(norm.input?.[0] ?? '')?.input?.[0] ?? '';
+    const normed = index.consumers.get(norm.output?.[0] ?? '')?.[0].output?.[0] ?? '';
+    const groups = tensorDims(constantTensor(index, norm.input?.[1] ?? '') as TensorProto)[0];
+    const exposed = exposeTensor(exposeTensor(regional, x), normed);
+    const layout: RegionalLayout = {
+      boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }, { x0: 0.5, y0: 0.5, x1: 1, y1: 1 }],
+      tokenOwner: [0, 1, 2],
+      loraRegion: [],
+      isolation: false,
+      gateLoras: true,
+      norm: true,
+    };
+    const feeds = unetFeeds(7);
+    const on = await runModel(exposed, { ...feeds, ...toTensors(regionalFeeds(info, layout, SHAPE)) });
+    const off = await runModel(exposed, { ...feeds, ...toTensors(regionalFeeds(info, { ...layout, norm: false }, SHAPE)) });
+    const plain = await runModel(exposeTensor(model, normed), feeds);
+    expect(off[normed].data).toEqual(plain[normed].data);
+    // the reference: per batch row, group and slot (background, box 1, box 2), mean and variance
+    // over the group's channels at the slot's positions
+    const ids = regionIds(layout.boxes, 8, 8);
+    const [N, C] = on[x].dims;
+    const perGroup = C / groups;
+    const xs = on[x].data;
+    let worst = 0;
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < groups; g++) {
+        for (let slot = 0; slot < 3; slot++) {
+          const at: number[] = [];
+          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) for (let q = 0; q < 64; q++) if (ids[q] === slot) at.push((n * C + c) * 64 + q);
+          const mean = at.reduce((a, i) => a + xs[i], 0) / at.length;
+          const variance = at.reduce((a, i) => a + (xs[i] - mean) ** 2, 0) / at.length;
+          for (const i of at) worst = Math.max(worst, Math.abs(on[normed].data[i] - (xs[i] - mean) / Math.sqrt(variance + 1e-5)));
+        }
+      }
+    }
+    expect(worst).toBeLessThan(1e-4);
+    expect(on[normed].data).not.toEqual(off[normed].data);
+    // no boxes: one slot, the whole image: the exporter's normalisation up to rounding
+    const single = await runModel(exposed, { ...feeds, ...toTensors(regionalFeeds(info, { ...layout, boxes: [], tokenOwner: [0, 0, 0] }, SHAPE)) });
+    single[normed].data.forEach((v, i) => expect(Math.abs(v - plain[normed].data[i])).toBeLessThan(1e-4));
+  });
+
+  it('fp16 graphs: the per-region statistics run in float32 between casts; fed 0 the graph is unchanged', async () => {
+    const model = await loadFixture('tiny_unet_fp16.onnx');
+    const { model: regional, info } = addRegionalAttention(model, { normFromLevel: 0 });
+    expect(info.regionNorms).toBe(6);
+    const feeds = toHalfFeeds(unetFeeds(8));
+    const layout: RegionalLayout = { boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }], tokenOwner: [0, 1, 1], loraRegion: [], isolation: false, gateLoras: true, norm: true };
+    const plain = await runModel(model, feeds);
+    const off = await runModel(regional, { ...feeds, ...toTensors(regionalFeeds(info, undefined, SHAPE)) });
+    const on = await runModel(regional, { ...feeds, ...toTensors(regionalFeeds(info, layout, SHAPE)) });
+    const name = Object.keys(plain)[0];
+    expect(off[name].data).toEqual(plain[name].data);
+    expect(on[name].data.every(Number.isFinite)).toBe(true);
+    expect(on[name].data).not.toEqual(off[name].data);
+  });
+
   it('a regional LoRA gated out everywhere is the LoRA switched off; ungated it acts', async () => {
     const model = await loadFixture('tiny_unet.onnx');
     const targets = findLoraTargets(model, 'unet');
@@ -130,6 +198,7 @@ describe('regional attention rewrite', () => {
     expect(info.selfAttention).toBe(7);
     expect(info.crossAttention).toBe(7);
     expect(info.attentionMapLevel).toBe(1);
+    expect(info.regionNorms).toBe(20); // below the latent's resolution: 30 GroupNorms, 10 of them at level 0
     const r = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.8);
     const feeds: Feeds = {
       sample: f32(r(2 * 4 * 16 * 16), [2, 4, 16, 16]),

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
 import { checkRegions, concatContexts, MAX_REGIONS, matchMoments, moveWindow, Regional, RegionalPasses, regionMasks, type RegionSpec } from '../../src/engine/pipeline/regional';
-import { findMethod, resolveMethodOptions } from '../../src/engine/pipeline/methods';
+import { findMethod, recordedMethodOptions, resolveMethodOptions } from '../../src/engine/pipeline/methods';
 
 const box = (x0: number, y0: number, x1: number, y1: number) => ({ x0, y0, x1, y1 });
 const region = (b: ReturnType<typeof box>, prompt = 'p'): RegionSpec => ({ box: b, prompt, negative: '' });
@@ -93,7 +93,7 @@ function setup(encoded: number[][]) {
 describe('Regional', () => {
   it('encodes each region with its own and the global LoRAs, then runs one CFG pass per step with the whole layout', async () => {
     // LoRA 0 global, 1 bound to region 0, 2 to region 1
-    const method = new Regional([0.8, 1, 0.5], [-1, 0, 1], [LEFT, RIGHT], { isolation: true, gate: true, reinit: false });
+    const method = new Regional([0.8, 1, 0.5], [-1, 0, 1], [LEFT, RIGHT], { isolation: true, gate: true, reinit: false, norm: true });
     expect(method.promptWeights()).toEqual([0.8, 0, 0]);
     const encoded: number[][] = [];
     method.begin();
@@ -109,12 +109,15 @@ describe('Regional', () => {
     expect(regional?.layout.tokenOwner[3 * 77 - 1]).toBe(2);
     expect(regional?.layout).toMatchObject({ loraRegion: [-1, 0, 1], isolation: true, gateLoras: true });
     expect(step.active).toEqual([0, 1, 2]);
-    expect(method.options).toEqual({ isolation: true, gate: true, reinit: false });
+    expect(method.options).toEqual({ isolation: true, gate: true, reinit: false, norm: true });
   });
 
   it('is in the registry with its switches, and refuses bad regions when made', () => {
     const def = findMethod('regional');
-    expect(resolveMethodOptions(def, { reinit: false })).toEqual({ isolation: true, gate: true, reinit: false });
+    expect(resolveMethodOptions(def, { reinit: false })).toEqual({ isolation: true, gate: true, reinit: false, norm: true });
+    // records made before per-region normalisation existed leave it out: --from remakes them without it
+    expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true })).toEqual({ isolation: true, gate: true, reinit: true, norm: false });
+    expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true, norm: true }).norm).toBe(true);
     expect(() => def.create({ weights: [], order: [], regions: [] }, resolveMethodOptions(def))).toThrow(/at least one region/);
   });
 });

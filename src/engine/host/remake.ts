@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChordError } from '../errors';
 import { locateLora } from '../lora/parse';
+import { recordedMethodOptions } from '../pipeline/methods';
 import { hashFile } from '../hash';
 import type { ChordImageRecord } from '../png/record';
 import type { GenerateRequest } from './engine';
@@ -72,7 +73,7 @@ export async function requestFromRecord(
     // the prompt's <lora:...> tags are among the recorded LoRAs, found by their hash above
     ignorePromptTags: true,
     ...(record.embeddings ? { expectEmbeddings: record.embeddings.map((e) => ({ name: e.name, fileHash: e.fileHash })) } : {}),
-    method: { name: record.method, options: numeric },
+    method: { name: record.method, options: recordedMethodOptions(record.method, numeric) },
     // the recorded order is authoritative whatever rule chose it; so is the H/L split
     order: record.loras.length > 0 ? record.ordering.order.map((k) => names[k]).join(',') : 'user',
     highFrequency: record.ordering.highFrequency?.map((k) => names[k]),

@@ -7,6 +7,7 @@ import { resolve, sep } from 'node:path';
 import { ChordError } from '../errors';
 import { samplerFromA1111 } from '../png/a1111';
 import { readImageInfo, type ImageInfo } from '../png/image';
+import { recordedMethodOptions } from '../pipeline/methods';
 import { shallowPassCost } from './pass-cost';
 import type { AppSampler, GalleryImage, ImageSettings, ImageStepLog } from './types';
 
@@ -40,7 +41,7 @@ export function imageSettings(info: ImageInfo, findLora: LoraLookup): ImageSetti
       height: r.height,
       loras: r.loras.map((l) => ({ name: l.name, weight: l.weight, path: findLora({ name: l.name, sha256: l.fileHash }) })),
       method: r.method,
-      methodOptions: Object.fromEntries(Object.entries(r.methodOptions).filter((e): e is [string, number | boolean] => typeof e[1] !== 'string')),
+      methodOptions: recordedMethodOptions(r.method, Object.fromEntries(Object.entries(r.methodOptions).filter((e): e is [string, number | boolean] => typeof e[1] !== 'string'))),
       source: 'chord',
       order: [...r.ordering.order],
       ...(r.regions && r.regions.length > 0
@@ -148,3 +149,4 @@ export class Gallery {
     await rm(file, { force: true });
   }
 }
+

@@ -5,7 +5,7 @@
  * A call without a layout gets neutral feeds (every position and token global, isolation 0, masks
  * of ones): exactly the outputs of the graph without the pass.
  */
-import { addRegionalAttention, regionalMapInput, regionalSpaceInput, REGIONAL_ISOLATION, REGIONAL_TOKEN_GATE, REGIONAL_TOKENS, REGION_BLOCK, REGIONAL_REWRITE_VERSION, type RegionalInfo } from '../onnx/regional';
+import { addRegionalAttention, regionalMapInput, regionalSpaceInput, REGIONAL_ISOLATION, REGIONAL_NORM, REGIONAL_TOKEN_GATE, REGIONAL_TOKENS, REGION_BLOCK, REGIONAL_REWRITE_VERSION, type RegionalInfo } from '../onnx/regional';
 import type { GraphPass } from './graph-passes';
 import type { RankBlock } from './lora-stack';
 import type { Feed } from './session';
@@ -41,6 +41,8 @@ export interface RegionalLayout {
   isolation: boolean;
   /** a regional LoRA's spatial layers act only inside its box (else everywhere) */
   gateLoras: boolean;
+  /** group normalisations take their statistics per region (and the background from its own) */
+  norm?: boolean;
 }
 
 /** Level l's size: level 0 is the latent, each level halves rounding up (stride-2 conv, pad 1). */
@@ -94,6 +96,7 @@ export function regionalFeeds(info: RegionalInfo, layout: RegionalLayout | undef
   for (let t = 0; t < shape.tokens; t++) owners[t * slots + (layout ? layout.tokenOwner[t] : 0)] = 1;
   feeds[REGIONAL_TOKENS] = { data: owners, dims: [1, shape.tokens, slots] };
   feeds[REGIONAL_ISOLATION] = { data: Float32Array.of(layout?.isolation ? -REGION_BLOCK : 0), dims: [1] };
+  if (info.regionNorms > 0) feeds[REGIONAL_NORM] = { data: Float32Array.of(layout?.norm ? 1 : 0), dims: [1] };
 
   const W = shape.totalRank;
   // the region each gate column belongs to (-1: a global LoRA's column)

@@ -70,6 +70,11 @@ export function attrInt(node: NodeProto, name: string, fallback: number): number
   return a && a.i !== null && a.i !== undefined ? toNumber(a.i) : fallback;
 }
 
+export function attrFloat(node: NodeProto, name: string, fallback: number): number {
+  const a = findAttr(node, name);
+  return a && typeof a.f === 'number' ? a.f : fallback;
+}
+
 export function attrInts(node: NodeProto, name: string): number[] | undefined {
   const a = findAttr(node, name);
   return a ? (a.ints ?? []).map(toNumber) : undefined;

@@ -24,6 +24,11 @@ export interface MethodOptionSpec {
   max?: number;
   default: number | boolean;
   description: string;
+  /**
+   * An option added after images were made with the method: the value those images' records
+   * mean by leaving it out, so that `--from` remakes them as they were.
+   */
+  unrecorded?: number | boolean;
 }
 
 /** How a method orders LoRAs when the request names no order. */
@@ -145,13 +150,14 @@ export const METHODS: readonly MethodDefinition[] = [
       { name: 'isolation', kind: 'boolean', default: true, description: 'boxes do not attend to each other in self-attention' },
       { name: 'gate', kind: 'boolean', default: true, description: "a region's LoRA layers act only inside its box" },
       { name: 'reinit', kind: 'boolean', default: true, description: 'move the initial noise where each region is attended most into its box' },
+      { name: 'norm', kind: 'boolean', default: true, description: 'group normalisation takes its statistics per region, so one box cannot damp another', unrecorded: false },
     ],
     defaultOrder: 'user',
     needsFrequencyClasses: false,
     minLoras: 0,
     cost: '1 (plus one pass per image with reinit)',
     regional: true,
-    create: (c, o) => new Regional(c.weights, regionOf(c), c.regions ?? [], { isolation: o.isolation as boolean, gate: o.gate as boolean, reinit: o.reinit as boolean }),
+    create: (c, o) => new Regional(c.weights, regionOf(c), c.regions ?? [], { isolation: o.isolation as boolean, gate: o.gate as boolean, reinit: o.reinit as boolean, norm: o.norm as boolean }),
   },
   {
     name: 'regional-passes',
@@ -178,6 +184,17 @@ export function findMethod(name: string): MethodDefinition {
   const found = METHODS.find((m) => m.name === name.trim().toLowerCase());
   if (!found) throw new ChordError('BAD_ARGUMENT', `Unknown composition method "${name}".`, `Choose one of: ${METHOD_NAMES.join(', ')}.`);
   return found;
+}
+
+/**
+ * A record's method options, each option added since it was made given the value it had then
+ * (`unrecorded`), so that a remake is the image that was made. Unknown methods: as recorded.
+ */
+export function recordedMethodOptions(method: string, recorded: Readonly<Record<string, number | boolean>>): Record<string, number | boolean> {
+  const out = { ...recorded };
+  const definition = METHODS.find((m) => m.name === method);
+  for (const spec of definition?.options ?? []) if (!(spec.name in out) && spec.unrecorded !== undefined) out[spec.name] = spec.unrecorded;
+  return out;
 }
 
 /**

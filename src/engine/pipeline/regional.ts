@@ -57,6 +57,8 @@ export interface RegionalOptions {
   gate: boolean;
   /** latent re-initialisation before the first step */
   reinit: boolean;
+  /** group normalisations take their statistics per region */
+  norm: boolean;
 }
 
 /** Weights with the global LoRAs at their weight, plus those of `region` (undefined: none). */
@@ -94,7 +96,7 @@ export class Regional implements CompositionMethod {
   ) {
     checkRegions(regions);
     this.order = weights.map((_, k) => k);
-    this.options = { isolation: settings.isolation, gate: settings.gate, reinit: settings.reinit };
+    this.options = { isolation: settings.isolation, gate: settings.gate, reinit: settings.reinit, norm: settings.norm };
   }
 
   promptWeights(): LoraWeights {
@@ -121,6 +123,7 @@ export class Regional implements CompositionMethod {
       loraRegion: this.loraRegion,
       isolation: this.settings.isolation,
       gateLoras: this.settings.gate,
+      norm: this.settings.norm,
     };
     this.prepared = { context: concatContexts(parts), layout };
     if (!this.settings.reinit) return undefined;
@@ -136,16 +139,15 @@ export class Regional implements CompositionMethod {
     const { context, layout } = this.prepared as { context: FloatTensor; layout: RegionalLayout };
     const [, C, h, w] = setup.latentDims;
     const input = setup.modelInput(setup.latents);
-    const doubled = new Float32Array(2 * input.length);
-    doubled.set(input);
-    doubled.set(input, input.length);
     // probe without the region constraints: where would each region's words land by themselves?
-    // (every LoRA on everywhere, every position attending to every token)
-    const probe: RegionalLayout = { boxes: [], tokenOwner: new Array<number>(context.dims[1]).fill(0), loraRegion: this.loraRegion.map(() => -1), isolation: false, gateLoras: false };
+    // (every LoRA on everywhere, every position attending to every token); only the conditional
+    // row's map is read, so the probe runs that row alone
+    const [, seq, width] = context.dims;
+    const probe: RegionalLayout = { boxes: [], tokenOwner: new Array<number>(seq).fill(0), loraRegion: this.loraRegion.map(() => -1), isolation: false, gateLoras: false };
     const out = await setup.model.runUnet({
-      sample: { data: doubled, dims: [2, C, h, w] },
+      sample: { data: input, dims: [1, C, h, w] },
       timestep: setup.timestep,
-      context,
+      context: { data: context.data.subarray(seq * width, 2 * seq * width), dims: [1, seq, width] },
       loras: this.weights,
       regional: probe,
       attentionMap: true,
@@ -159,7 +161,7 @@ export class Regional implements CompositionMethod {
       hl = Math.ceil(hl / 2);
       wl = Math.ceil(wl / 2);
     }
-    const cond = map.data.subarray(Q * K, 2 * Q * K);
+    const cond = map.data.subarray(0, Q * K);
     const owner = layout.tokenOwner;
     const moved = Float32Array.from(setup.latents);
     this.regions.forEach((region, r) => {
