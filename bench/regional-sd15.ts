@@ -3,7 +3,10 @@
  * step costs against Merge's step and the per-region passes' step, with two random kohya LoRAs
  * (rank 16, attention / feed-forward / proj layers) bound to the left and right halves.
  *
- *   npx tsx bench/regional-sd15.ts --sd15 DIR [--size 256] [--reps 3]
+ *   npx tsx bench/regional-sd15.ts --sd15 DIR [--size 256] [--reps 3] [--methods merge,regional,regional-passes]
+ *
+ * At 512 x 512 the per-region passes' 6-row call, beside both models, needs more than 24 GiB:
+ * `--methods merge,regional` leaves it out there.
  *
  * One model per graph (plain LoRA graph, regional graph), the calls interleaved, so that load from
  * other processes hits them alike. A step is one UNet call on the CFG pair: Merge's with one
@@ -24,10 +27,14 @@ const SD15 = opt('sd15', '');
 const MODEL = opt('model', 'models/glyph-sd');
 const SIZE = Number(opt('size', '256'));
 const REPS = Number(opt('reps', '3'));
+const METHODS = opt('methods', 'merge,regional,regional-passes').split(',');
 
 const log = (line: string) => console.log(line);
 
 async function main(): Promise<void> {
+  if (METHODS[0] !== 'merge' || METHODS.some((m) => !['merge', 'regional', 'regional-passes'].includes(m))) {
+    throw new Error(`--methods: merge first, then any of regional, regional-passes (got ${METHODS.join(',')})`);
+  }
   if (!SD15) throw new Error('give --sd15 DIR (a folder with unet/model.onnx; python3 models/recipe/recipe.py sd15-random makes one)');
   const t0 = performance.now();
   const folder = sd15Folder(MODEL, SD15);
@@ -48,13 +55,15 @@ async function main(): Promise<void> {
     tokenOwner: Array.from({ length: 3 * 77 }, (_, i) => Math.floor(i / 77)),
     loraRegion: [0, 1],
     isolation: true,
+    norm: true,
     gateLoras: true,
   };
-  const calls: [string, () => Promise<unknown>][] = [
+  const all: [string, () => Promise<unknown>][] = [
     ['merge', () => plain.runUnet({ sample: sample(2), timestep: 500, context: context(2, 77), loras: [1, 1] })],
     ['regional', () => regional.runUnet({ sample: sample(2), timestep: 500, context: context(2, 3 * 77), loras: [1, 1], regional: layout })],
     ['regional-passes', () => plain.runUnet({ sample: sample(6), timestep: 500, context: context(6, 77), loras: [[0, 0], [0, 0], [1, 0], [1, 0], [0, 1], [0, 1]] })],
   ];
+  const calls = all.filter(([name]) => METHODS.includes(name));
   const times = calls.map(() => [] as number[]);
   for (let i = 0; i < REPS + 1; i++) {
     for (const [k, [, call]] of calls.entries()) {

@@ -108,6 +108,8 @@ export interface RegionalVariant {
 export const DEFAULT_VARIANTS: readonly RegionalVariant[] = [
   { label: 'regional', method: 'regional' },
   { label: 'regional-no-reinit', method: 'regional', options: { reinit: false } },
+  { label: 'regional-no-norm', method: 'regional', options: { norm: false } },
+  { label: 'regional-no-isolation', method: 'regional', options: { isolation: false } },
   { label: 'regional-passes', method: 'regional-passes' },
   { label: 'merge', method: 'merge' },
   { label: 'composite', method: 'composite' },
