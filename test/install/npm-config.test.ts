@@ -19,12 +19,14 @@ describe('installing onnxruntime-node', () => {
   });
 
   it('`npx chord --help` prints no npm warning', () => {
-    // an empty user config, so that only the project's own npm configuration is under test
+    // an empty user config, so that only the project's own npm configuration is under test; npm's
+    // own "new version of npm available" notice (which comes and goes with npm releases, whatever
+    // the project) is switched off
     const userconfig = join(tmp, 'npmrc');
     writeFileSync(userconfig, '');
     const r = spawnSync('npx', ['--no-install', 'chord', '--help'], {
       encoding: 'utf8',
-      env: { ...process.env, NPM_CONFIG_USERCONFIG: userconfig, npm_config_userconfig: userconfig },
+      env: { ...process.env, NPM_CONFIG_USERCONFIG: userconfig, npm_config_userconfig: userconfig, npm_config_update_notifier: 'false' },
     });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: chord /);
