@@ -16,6 +16,9 @@
  *         spatial layers (attentions, resnets, samplers, conv_in/out) by lora_space_l [1, R, h_l, w_l]
  *         attn2 to_k / to_v by token_gate [1, K, R] (the branch acts on the tokens of its region)
  *       with R the LoRA gate's width. Masks of ones give exactly the plain LoRA graph.
+ *   group normalisations below the latent's resolution (Reshape, InstanceNormalization, Reshape
+ *       back): with `regional.norm` 1 each region's and the background's positions are normalised
+ *       by their own mean and variance per group, so a strong box cannot damp another.
  *   optional output `regional.attn_map` [B, Q, K]: the cross-attention probabilities of the
  *       coarsest down/up attention level, averaged over heads and layers (latent re-initialisation).
  *
@@ -23,8 +26,9 @@
  * padding 1). A node's level comes from its diffusers module path.
  *
  * With one region-free map (every position in column 0, every token owned by column 0), isolation
- * 0 and masks of ones, every bias is exactly 0 and every mask exactly 1: the outputs are bit-equal
- * to the graph without this pass (test/onnx/regional.test.ts).
+ * 0, norm 0 and masks of ones, every bias is exactly 0, every mask exactly 1 and every GroupNorm
+ * the exporter's: the outputs are bit-equal to the graph without this pass
+ * (test/onnx/regional.test.ts).
  */
 import { ChordError } from '../errors';
 import { inferElemType } from './cuts';
@@ -407,11 +411,11 @@ class Builder {
    * A group normalisation whose statistics come from each region's own positions: for every slot
    * s of the level's map M [1, Q, S] the mean and variance of each group over the positions of s,
    * given back to those positions; `regional.norm` 0 selects the exporter's normalisation itself
-   * (Where), so the graph is then exactly the original. Matrix products throughout (few nodes: on a small
-   * UNet each node's dispatch costs more than its arithmetic):
-   *   per slot        x [N, C, Q] @ (M / count) [1, Q, S]          -> [N, C, S]
-   *   per group       group mean [C, C] @ that                       -> [N, C, S]
-   *   per position    that @ M^T [1, S, Q]                           -> [N, C, Q]
+   * (Where), so the graph is then exactly the original. Matrix products throughout, few nodes (on
+   * a small UNet each node's dispatch costs more than its arithmetic):
+   *   per slot        x [N, C, Q] @ (M / count) [1, Q, S]   -> [N, C, S]
+   *   per group       group mean [C, C] @ that               -> [N, C, S]
+   *   per position    that @ M^T [1, S, Q]                   -> [N, C, Q]
    */
   regionNorm(level: number, n: { x: string; shape: string; normed: string; out: string; channels: number; groups: number; epsilon: number; dtype: number; prefix: string }): void {
     const map = this.map(level);
