@@ -296,6 +296,15 @@ export class Engine {
 
     const files = await outputFiles(request.output, batchCount, settings.seed);
     const method = definition.create({ weights, textEncoderWeights, order: ordering.order, highFrequency: ordering.highFrequency, regions, loraRegion }, methodOptions);
+    if (methodOptions.norm === true && definition.name === 'regional') {
+      await model.useRegional();
+      if (model.regionNorms === 0) {
+        this.options.onNotice?.({
+          code: 'REGION_NORM_UNAVAILABLE',
+          message: `${model.folder.name}: its UNet's group normalisations are not in the exported form Chord rewrites (Reshape, InstanceNormalization, Reshape below the latent's resolution), so regions share whole-image statistics (as with --no-region-norm).`,
+        });
+      }
+    }
     const names = loaded.map((l) => l.name);
     const images: GeneratedImage[] = [];
     for (let b = 0; b < batchCount; b++) {

@@ -395,6 +395,11 @@ export class Model {
     if (this.cutEnabled && !on) await this.session('unet_shallow');
   }
 
+  /** GroupNorms the regional graph can give per-region statistics (undefined until useRegional) */
+  get regionNorms(): number | undefined {
+    return this.regionalEnabled ? this.regionalInfo?.regionNorms : undefined;
+  }
+
   /** One UNet call (see UnetRun): full, full with its deep feature, or shallow. */
   async runUnet(run: UnetRun): Promise<UnetOutput> {
     const depth = run.depth ?? 'full';

@@ -31,7 +31,7 @@ export interface Feed {
 
 /** Something the user should see but that does not stop the work (a provider fallback). */
 export interface EngineNotice {
-  code: 'PROVIDER_FALLBACK' | 'LORA_PARTLY_APPLIED' | 'GRAPH_CONVERTED' | 'CACHE_UNAVAILABLE' | 'ORDER_AS_GIVEN' | 'LORA_DUPLICATE';
+  code: 'PROVIDER_FALLBACK' | 'LORA_PARTLY_APPLIED' | 'GRAPH_CONVERTED' | 'CACHE_UNAVAILABLE' | 'ORDER_AS_GIVEN' | 'LORA_DUPLICATE' | 'REGION_NORM_UNAVAILABLE';
   message: string;
 }
 
