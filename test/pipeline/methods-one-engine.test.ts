@@ -15,6 +15,11 @@ const MODEL = resolve(import.meta.dirname, '../../models/glyph-sd');
 const lora = (name: string, weight = 1) => ({ path: join(MODEL, 'loras', `${name}.safetensors`), weight });
 const root = mkdtempSync(join(tmpdir(), 'chord-one-engine-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+/** zorb on the left half, quill on the right */
+const twoRegions = (): GenerateRequest['regions'] => [
+  { box: [0, 0, 0.5, 1], prompt: 'zorb', loras: [lora('zorb')] },
+  { box: [0.5, 0, 1, 1], prompt: 'quill', loras: [lora('quill')] },
+];
 
 describe('one engine, several methods', () => {
   it('makes CMLoRA, then regional, then CMLoRA images with cached passes', async () => {
@@ -23,15 +28,7 @@ describe('one engine, several methods', () => {
     const base = { model: MODEL, steps: 4, seed: 1, output: { dir: join(root, 'out') } } satisfies Partial<GenerateRequest>;
     // the classes are given, so no profile is measured
     const cmlora: GenerateRequest = { ...base, prompt: 'zorb, hatz', loras: [lora('zorb'), lora('hat')], method: { name: 'cmlora', options: { c1: 2, c2: 3 } }, highFrequency: ['zorb'] };
-    const regional: GenerateRequest = {
-      ...base,
-      prompt: 'gray background',
-      method: { name: 'regional' },
-      regions: [
-        { box: [0, 0, 0.5, 1], prompt: 'zorb', loras: [lora('zorb')] },
-        { box: [0.5, 0, 1, 1], prompt: 'quill', loras: [lora('quill')] },
-      ],
-    };
+    const regional: GenerateRequest = { ...base, prompt: 'gray background', method: { name: 'regional' }, regions: twoRegions() };
     const first = await engine.generate(cmlora);
     expect(first.images[0].totals.shallow).toBeGreaterThan(0);
     const second = await engine.generate(regional);
@@ -65,18 +62,7 @@ describe('regional with a UNet whose group norms Chord cannot rewrite', () => {
 
     const notices: string[] = [];
     const engine = new Engine({ cacheDir: join(root, 'cache'), onNotice: (n) => n.code === 'REGION_NORM_UNAVAILABLE' && notices.push(n.message) });
-    const request: GenerateRequest = {
-      model: folder,
-      steps: 2,
-      seed: 1,
-      output: { dir: join(root, 'odd-out') },
-      prompt: 'gray background',
-      method: { name: 'regional' },
-      regions: [
-        { box: [0, 0, 0.5, 1], prompt: 'zorb', loras: [lora('zorb')] },
-        { box: [0.5, 0, 1, 1], prompt: 'quill', loras: [lora('quill')] },
-      ],
-    };
+    const request: GenerateRequest = { model: folder, steps: 2, seed: 1, output: { dir: join(root, 'odd-out') }, prompt: 'gray background', method: { name: 'regional' }, regions: twoRegions() };
     const made = await engine.generate(request);
     expect(made.images).toHaveLength(1);
     expect(notices).toHaveLength(1);
