@@ -22,6 +22,15 @@ function toTensors(feeds: Record<string, { data: Float32Array | Int32Array | Uin
 /** tiny_unet: one transformer block in down_blocks.0 (two heads), latent 8 x 8, 3 context tokens */
 const SHAPE = { h: 8, w: 8, tokens: 3, blocks: [], totalRank: 0 };
 
+/** Two boxes on the fixture (the left half, the lower right quarter), its 3 tokens one per slot; isolation and norm off. */
+const TWO_BOXES: RegionalLayout = {
+  boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }, { x0: 0.5, y0: 0.5, x1: 1, y1: 1 }],
+  tokenOwner: [0, 1, 2],
+  loraRegion: [],
+  isolation: false,
+  gateLoras: true,
+};
+
 describe('regional attention rewrite', () => {
   it('biases attn1 and attn2 of every transformer block and gates every spatial LoRA branch', async () => {
     const model = await loadFixture('tiny_unet.onnx');
@@ -85,13 +94,7 @@ describe('regional attention rewrite', () => {
     const model = await loadFixture('tiny_unet.onnx');
     const { model: regional, info } = addRegionalAttention(model);
     const exposed = exposeTensor(exposeTensor(regional, 'regional.cross_bias.0'), 'regional.self_bias.0');
-    const layout: RegionalLayout = {
-      boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }, { x0: 0.5, y0: 0.5, x1: 1, y1: 1 }],
-      tokenOwner: [0, 1, 2],
-      loraRegion: [],
-      isolation: true,
-      gateLoras: true,
-    };
+    const layout: RegionalLayout = { ...TWO_BOXES, isolation: true };
     const out = await runModel(exposed, { ...unetFeeds(1), ...toTensors(regionalFeeds(info, layout, SHAPE)) });
     const ids = regionIds(layout.boxes, 8, 8);
     const cross = out['regional.cross_bias.0'];
@@ -120,14 +123,7 @@ describe('regional attention rewrite', () => {
     const normed = index.consumers.get(norm.output?.[0] ?? '')?.[0].output?.[0] ?? '';
     const groups = tensorDims(constantTensor(index, norm.input?.[1] ?? '') as TensorProto)[0];
     const exposed = exposeTensor(exposeTensor(regional, x), normed);
-    const layout: RegionalLayout = {
-      boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }, { x0: 0.5, y0: 0.5, x1: 1, y1: 1 }],
-      tokenOwner: [0, 1, 2],
-      loraRegion: [],
-      isolation: false,
-      gateLoras: true,
-      norm: true,
-    };
+    const layout: RegionalLayout = { ...TWO_BOXES, norm: true };
     const feeds = unetFeeds(7);
     const on = await runModel(exposed, { ...feeds, ...toTensors(regionalFeeds(info, layout, SHAPE)) });
     const off = await runModel(exposed, { ...feeds, ...toTensors(regionalFeeds(info, { ...layout, norm: false }, SHAPE)) });
