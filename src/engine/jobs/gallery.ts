@@ -149,4 +149,3 @@ export class Gallery {
     await rm(file, { force: true });
   }
 }
-
