@@ -269,6 +269,12 @@ function scoreType(index: GraphIndex, tensor: string): number {
   return DataType.FLOAT;
 }
 
+/** Whether a compute type is float16 (else float32); any other type is refused. */
+function isHalf(dtype: number): boolean {
+  if (dtype !== DataType.FLOAT && dtype !== DataType.FLOAT16) throw new ChordError('ONNX_GRAPH', `Regional attention supports float32 and float16 graphs (got ONNX type ${dtype}).`);
+  return dtype === DataType.FLOAT16;
+}
+
 /** Collects inputs, constants and the level-wide nodes (built once, shared by all layers). */
 class Builder {
   readonly inputs: ValueInfoProto[] = [];
@@ -349,8 +355,7 @@ class Builder {
 
   /** a float32 tensor in the compute type, cast once */
   private typed(tensor: string, dtype: number): string {
-    if (dtype === DataType.FLOAT) return tensor;
-    if (dtype !== DataType.FLOAT16) throw new ChordError('ONNX_GRAPH', `Regional attention supports float32 and float16 graphs (got ONNX type ${dtype}).`);
+    if (!isHalf(dtype)) return tensor;
     return this.once(`cast:${tensor}`, () => this.node('Cast', [tensor], this.name(`${tensor}.fp16`), [intAttr('to', DataType.FLOAT16)]));
   }
 
@@ -435,8 +440,7 @@ class Builder {
       this.pending.push(makeNode(op, inputs, [out], out, attrs));
       return out;
     };
-    const half = n.dtype === DataType.FLOAT16;
-    if (!half && n.dtype !== DataType.FLOAT) throw new ChordError('ONNX_GRAPH', `Regional attention supports float32 and float16 graphs (got ONNX type ${n.dtype}).`);
+    const half = isHalf(n.dtype);
     // statistics in float32 (squares of fp16 activations summed over a region overflow)
     const x = half ? p('Cast', [n.x], 'x_f32', [intAttr('to', DataType.FLOAT)]) : n.x;
     const flat = p('Reshape', [x, this.constI('flat_cq', [0, 0, -1])], 'flat'); // [N, C, Q]
