@@ -162,4 +162,24 @@ describe('sessions', () => {
     }
     await s.release();
   });
+
+  it('CPU sessions flush denormal floats to zero', async () => {
+    // Softmax over scores biased by -1e4 (regional attention) makes denormals, which the CPU
+    // computes with an order of magnitude slower; sessions flush them (createSession)
+    const graph = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'denormal',
+        node: [makeNode('Mul', ['x', 'y'], ['z'], 'mul')],
+        input: [makeValueInfo('x', DataType.FLOAT, [64]), makeValueInfo('y', DataType.FLOAT, [64])],
+        output: [makeValueInfo('z', DataType.FLOAT, [64])],
+      },
+    });
+    const s = await createSession(graph, { providers: ['cpu'], label: 'denormal' });
+    const out = await s.run({ x: { data: new Float32Array(64).fill(1e-20), dims: [64] }, y: { data: new Float32Array(64).fill(1e-20), dims: [64] } });
+    // 1e-40 is below float32's smallest normal (1.2e-38): flushed, not kept as a denormal
+    expect([...out.z]).toEqual(new Array(64).fill(0));
+    await s.release();
+  });
 });
