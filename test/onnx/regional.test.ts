@@ -112,9 +112,10 @@ describe('regional attention rewrite', () => {
 
   it('group normalisation per region: each box and the background from its own statistics, off when fed 0', async () => {
     const model = await loadFixture('tiny_unet.onnx');
-    // every GroupNorm of the fixture is at the latent's resolution, where the engine leaves them
-    expect(addRegionalAttention(model).info.regionNorms).toBe(0);
-    const { model: regional, info } = addRegionalAttention(model, { normFromLevel: 0 });
+    // the fixture has one down block: its coarsest level, where the engine rewrites group
+    // normalisations, is the latent's own, which holds all six
+    expect(addRegionalAttention(model, { normLevels: [1] }).info.regionNorms).toBe(0);
+    const { model: regional, info } = addRegionalAttention(model);
     expect(info.regionNorms).toBe(6);
     // the first resnet norm: its input x [N, C, 8, 8] and the normalised output (before the affine part)
     const index = indexGraph(graphOf(model));
@@ -156,7 +157,7 @@ describe('regional attention rewrite', () => {
 
   it('fp16 graphs: the per-region statistics run in float32 between casts; fed 0 the graph is unchanged', async () => {
     const model = await loadFixture('tiny_unet_fp16.onnx');
-    const { model: regional, info } = addRegionalAttention(model, { normFromLevel: 0 });
+    const { model: regional, info } = addRegionalAttention(model, { normLevels: [0] });
     expect(info.regionNorms).toBe(6);
     const feeds = toHalfFeeds(unetFeeds(8));
     const layout: RegionalLayout = { boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }], tokenOwner: [0, 1, 1], loraRegion: [], isolation: false, gateLoras: true, norm: true };
@@ -194,7 +195,9 @@ describe('regional attention rewrite', () => {
     expect(info.selfAttention).toBe(7);
     expect(info.crossAttention).toBe(7);
     expect(info.attentionMapLevel).toBe(1);
-    expect(info.regionNorms).toBe(20); // below the latent's resolution: 30 GroupNorms, 10 of them at level 0
+    // 30 GroupNorms; the 11 at the coarsest level (down_blocks.2, mid_block, up_blocks.0) work per region
+    expect(info.regionNorms).toBe(11);
+    expect(addRegionalAttention(model, { normLevels: [0, 1, 2] }).info.regionNorms).toBe(30);
     const r = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.8);
     const feeds: Feeds = {
       sample: f32(r(2 * 4 * 16 * 16), [2, 4, 16, 16]),

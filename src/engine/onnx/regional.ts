@@ -16,7 +16,7 @@
  *         spatial layers (attentions, resnets, samplers, conv_in/out) by lora_space_l [1, R, h_l, w_l]
  *         attn2 to_k / to_v by token_gate [1, K, R] (the branch acts on the tokens of its region)
  *       with R the LoRA gate's width. Masks of ones give exactly the plain LoRA graph.
- *   group normalisations below the latent's resolution (Reshape, InstanceNormalization, Reshape
+ *   group normalisations at the coarsest resolution (Reshape, InstanceNormalization, Reshape
  *       back): with `regional.norm` 1 each region's and the background's positions are normalised
  *       by their own mean and variance per group, so a strong box cannot damp another.
  *   optional output `regional.attn_map` [B, Q, K]: the cross-attention probabilities of the
@@ -53,19 +53,13 @@ import {
 } from './proto';
 import { modulePathFromNodeName } from './targets';
 
-export const REGIONAL_REWRITE_VERSION = 'chord-regional/2';
+export const REGIONAL_REWRITE_VERSION = 'chord-regional/3';
 export const REGIONAL_PREFIX = 'regional.';
 export const REGIONAL_TOKENS = 'regional.tokens';
 export const REGIONAL_ISOLATION = 'regional.isolation';
 export const REGIONAL_TOKEN_GATE = 'regional.token_gate';
 export const REGIONAL_ATTN_MAP = 'regional.attn_map';
 export const REGIONAL_NORM = 'regional.norm';
-/**
- * Group normalisations per region start one level below the latent's resolution: on the demo
- * model those at the latent's own resolution changed no placement in 96 two-character images
- * and cost about 0.08x of a Merge call (docs/regional.md).
- */
-export const REGION_NORM_FIRST_LEVEL = 1;
 /** a large negative score that fp16 still holds (its max is 65504) */
 export const REGION_BLOCK = 1e4;
 
@@ -79,8 +73,12 @@ export function regionalSpaceInput(level: number): string {
 export interface RegionalRewriteOptions {
   /** add the `regional.attn_map` output */
   attentionMap?: boolean;
-  /** the first resolution level whose group normalisations work per region (default REGION_NORM_FIRST_LEVEL) */
-  normFromLevel?: number;
+  /**
+   * The resolution levels whose group normalisations work per region; default: the coarsest (the
+   * mid block's). Finer levels keep whole-image statistics: on the demo model per-region
+   * statistics there wiped out characters in boxes smaller than half the image (docs/regional.md).
+   */
+  normLevels?: readonly number[];
 }
 
 /** What the rewrite found; the bind needs it to shape the feeds. */
@@ -138,6 +136,7 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
   }
   const opset = opsetVersion(model);
   const downBlocks = downBlockCount(index);
+  const normLevels = options.normLevels ?? [downBlocks - 1];
   const b = new Builder(index, opset);
 
   const before = new Map<NodeProto, NodeProto[]>();
@@ -194,8 +193,9 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
     after.set(node, [...b.take(), makeNode('Mul', [pre, mask], [out], `regional/${node.name}/masked`)]);
   }
 
-  // group normalisations (Reshape [N, G, -1] -> InstanceNormalization -> Reshape back): the
-  // statistics of each region (and of the background) from its own positions, when fed on
+  // group normalisations (Reshape [N, G, -1] -> InstanceNormalization -> Reshape back) at the
+  // chosen levels: the statistics of each region (and of the background) from its own
+  // positions, when fed on
   for (const node of index.nodes) {
     if (node.opType !== 'InstanceNormalization') continue;
     const path = modulePathFromNodeName(node.name ?? '') ?? '';
@@ -204,7 +204,7 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
     const back = index.consumers.get(node.output?.[0] ?? '') ?? [];
     const groups = constantTensor(index, node.input?.[1] ?? '');
     const shift = constantTensor(index, node.input?.[2] ?? '');
-    if (level === undefined || level < (options.normFromLevel ?? REGION_NORM_FIRST_LEVEL) || flatten?.opType !== 'Reshape' || back.length !== 1 || back[0].opType !== 'Reshape' || !groups || !shift) continue;
+    if (level === undefined || !normLevels.includes(level) || flatten?.opType !== 'Reshape' || back.length !== 1 || back[0].opType !== 'Reshape' || !groups || !shift) continue;
     // the exporter's GroupNorm: scale ones and bias zeros per group (the affine part follows)
     if (!tensorFloat32(groups).every((v) => v === 1) || !tensorFloat32(shift).every((v) => v === 0)) continue;
     const x = flatten.input?.[0] ?? '';
