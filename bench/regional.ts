@@ -1,11 +1,11 @@
 /**
  * Regional composition on the demo world (docs/regional.md): two-character scenes (every ordered
- * pair of zorb, quill and mippet; left/right and top/bottom boxes; with and without a global
- * LoRA), each method on each scene and seed, scored by the located character detectors. Writes
+ * pair of zorb, quill and mippet; left/right and top/bottom boxes, as halves that tile the image
+ * and as framed boxes with background around them; with and without a global LoRA), each method on each scene and seed, scored by the located character detectors. Writes
  * the table and image grids into docs/regional.md.
  *
  *   npx tsx bench/regional.ts [--seeds 4] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset]
- *                             [--layouts left-right,top-bottom] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
+ *                             [--layouts left-right,top-bottom,left-right-framed,top-bottom-framed] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
  *                             [--regional-options isolation=1,gate=1,reinit=1] [--no-doc]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { chordCacheDir, openModel } from '../src/engine';
 import { cliOption as opt } from './cli-options';
 import type { RgbImage } from './detectors/image';
 import type { ConceptName } from './detectors/world';
-import { DEFAULT_VARIANTS, regionalMarkdown, runRegional, scenes, summariseRegional, type Layout, type RegionalVariant } from './regional/run';
+import { DEFAULT_VARIANTS, LAYOUT_BOXES, LAYOUTS as ALL_LAYOUTS, regionalMarkdown, runRegional, scenes, summariseRegional, type Layout, type RegionalVariant } from './regional/run';
 import { writeGrid } from './grid';
 
 const MODEL = opt('model', 'models/glyph-sd');
@@ -23,7 +23,8 @@ const STEPS = Number(opt('steps', '20'));
 const SAMPLER = opt('sampler', 'ddim');
 const CFG = Number(opt('cfg', '5'));
 const GLOBALS = opt('globals', 'none,sunset').split(',').map((g) => (g === 'none' ? undefined : (g as ConceptName)));
-const LAYOUTS = opt('layouts', 'left-right,top-bottom').split(',') as Layout[];
+const LAYOUTS = opt('layouts', ALL_LAYOUTS.join(',')).split(',') as Layout[];
+for (const l of LAYOUTS) if (!ALL_LAYOUTS.includes(l)) throw new Error(`unknown layout ${l}: one of ${ALL_LAYOUTS.join(', ')}`);
 const METHODS = opt('methods', DEFAULT_VARIANTS.map((v) => v.label).join(','));
 const REGIONAL_OPTIONS = opt('regional-options', '');
 const WRITE_DOC = !process.argv.includes('--no-doc');
@@ -80,7 +81,9 @@ async function main(): Promise<void> {
     const file = `${scene.pair.join('-')}-${scene.layout}-${scene.global ?? 'none'}.png`;
     await writeGrid(join(IMAGES, file), vs.map((v) => grids.get(`${g}\u0000${v.label}`) ?? []));
     figures.push(`![${scene.pair.join(' + ')}, ${scene.layout}, global ${scene.global ?? 'none'}](images/regional/${file})`, '');
-    figures.push(`${scene.pair[0]} in the ${scene.layout === 'left-right' ? 'left' : 'top'} box, ${scene.pair[1]} in the ${scene.layout === 'left-right' ? 'right' : 'bottom'} box, global LoRA: ${scene.global ?? 'none'}. Rows: ${vs.map((v) => v.label).join(', ')}; columns: seeds ${SEEDS.join(', ')}.`, '');
+    const lr = scene.layout.startsWith('left-right');
+    const boxes = LAYOUT_BOXES[scene.layout].map((b) => `[${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}]`);
+    figures.push(`${scene.pair[0]} in the ${lr ? 'left' : 'top'} box ${boxes[0]}, ${scene.pair[1]} in the ${lr ? 'right' : 'bottom'} box ${boxes[1]}, global LoRA: ${scene.global ?? 'none'}. Rows: ${vs.map((v) => v.label).join(', ')}; columns: seeds ${SEEDS.join(', ')}.`, '');
   }
   const command = `npx tsx bench/regional.ts --seeds ${SEEDS.length} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG} --globals ${GLOBALS.map((g) => g ?? 'none').join(',')} --layouts ${LAYOUTS.join(',')} --methods ${METHODS}${REGIONAL_OPTIONS ? ` --regional-options ${REGIONAL_OPTIONS}` : ''}`;
   const section = [

@@ -15,7 +15,13 @@ import { characterCandidates, detectors } from '../detectors/concepts';
 import { GRID, type RgbImage } from '../detectors/image';
 import { CHARACTERS, CONCEPT_TRIGGER, type CharacterName, type ConceptName } from '../detectors/world';
 
-export type Layout = 'left-right' | 'top-bottom';
+/**
+ * Where the two boxes go: halves that tile the image (`left-right`, `top-bottom`), or framed
+ * boxes half the image's height (width) with background above and below (left and right), as a
+ * user drawing a box around each character would have them.
+ */
+export const LAYOUTS = ['left-right', 'top-bottom', 'left-right-framed', 'top-bottom-framed'] as const;
+export type Layout = (typeof LAYOUTS)[number];
 
 export interface Scene {
   /** the character of the first box (left or top) and of the second */
@@ -35,10 +41,18 @@ export const LAYOUT_BOXES: Record<Layout, [RegionSpec['box'], RegionSpec['box']]
     { x0: 0, y0: 0, x1: 1, y1: 0.5 },
     { x0: 0, y0: 0.5, x1: 1, y1: 1 },
   ],
+  'left-right-framed': [
+    { x0: 0, y0: 0.25, x1: 0.5, y1: 0.75 },
+    { x0: 0.5, y0: 0.25, x1: 1, y1: 0.75 },
+  ],
+  'top-bottom-framed': [
+    { x0: 0.25, y0: 0, x1: 0.75, y1: 0.5 },
+    { x0: 0.25, y0: 0.5, x1: 0.75, y1: 1 },
+  ],
 };
 
-/** Every ordered pair of the three characters, in both layouts, with each global choice. */
-export function scenes(globals: readonly (ConceptName | undefined)[], layouts: readonly Layout[] = ['left-right', 'top-bottom']): Scene[] {
+/** Every ordered pair of the three characters, in each layout, with each global choice. */
+export function scenes(globals: readonly (ConceptName | undefined)[], layouts: readonly Layout[] = LAYOUTS): Scene[] {
   const out: Scene[] = [];
   for (const layout of layouts) {
     for (const a of CHARACTERS) for (const b of CHARACTERS) if (a !== b) for (const global of globals) out.push({ pair: [a, b], layout, global });
@@ -205,8 +219,7 @@ export interface RegionalSummary {
 export function summariseRegional(rows: readonly RegionalRow[], steps: number): RegionalSummary[] {
   const groups: [string, (r: RegionalRow) => boolean][] = [
     ['all', () => true],
-    ['left-right', (r) => r.scene.layout === 'left-right'],
-    ['top-bottom', (r) => r.scene.layout === 'top-bottom'],
+    ...[...new Set(rows.map((r) => r.scene.layout))].map((l): [string, (r: RegionalRow) => boolean] => [l, (r) => r.scene.layout === l]),
     ...[...new Set(rows.map((r) => r.scene.global ?? 'none'))].map((g): [string, (r: RegionalRow) => boolean] => [`global: ${g}`, (r) => (r.scene.global ?? 'none') === g]),
   ];
   const out: RegionalSummary[] = [];
