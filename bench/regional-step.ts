@@ -5,7 +5,8 @@
  * each half of the image.
  *
  * Then whole images (20 DDIM steps): Merge, Regional (with and without re-initialisation) and
- * the per-region passes, one image each in turn, each method on a model of its own.
+ * the per-region passes, one image each in turn, each method on a model of its own; besides each
+ * method's median (or min) time, the median over rounds of its time / Merge's in the same round.
  *
  *   npx tsx bench/regional-step.ts [--size 64] [--reps 30] [--images 5] [--stat median|min]
  */
@@ -98,7 +99,15 @@ async function images(): Promise<void> {
   }
   await Promise.all(models.map((m) => m.release()));
   const merge = summary(times[0]);
-  for (const [k, [name]] of methods.entries()) console.log(`${name}: ${summary(times[k]).toFixed(0)} ms / image (${(summary(times[k]) / merge).toFixed(2)}x Merge), ${STAT} of ${IMAGES}`);
+  // per round: each method against the Merge image made just before it (same seed, same load), the
+  // median of those ratios (load that drifts between rounds cancels)
+  const perRound = (k: number) => {
+    const r = times[k].map((t, i) => t / times[0][i]).sort((a, b) => a - b);
+    return r[Math.floor(r.length / 2)];
+  };
+  for (const [k, [name]] of methods.entries()) {
+    console.log(`${name}: ${summary(times[k]).toFixed(0)} ms / image (${(summary(times[k]) / merge).toFixed(2)}x Merge), ${STAT} of ${IMAGES}; median of per-round ratios ${perRound(k).toFixed(2)}x`);
+  }
 }
 
 main().catch((e: unknown) => {
