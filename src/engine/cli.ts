@@ -15,6 +15,7 @@ import { fuseLorasIntoFolder } from './model/fuse';
 import { wholeNumber } from './numbers';
 import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
 import { findMethod, METHOD_NAMES } from './pipeline/methods';
+import { ENGINE_VERSION } from './pipeline/record';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
 import { DEFAULT_PROFILE_SETTINGS, DEFAULT_THRESHOLD, LoraProfiler } from './spectral';
@@ -208,6 +209,9 @@ async function generate(prompt: string | undefined, o: GenerateOptions, io: CliI
     }
     const info = await readImageInfo(o.from);
     if (!info.chord) throw new ChordError('PNG_INVALID', `${o.from} holds no Chord settings, so it cannot be remade.`, 'Use an image Chord made (chord info shows its settings).');
+    if (info.chord.engineVersion !== ENGINE_VERSION) {
+      io.err(`chord: warning: ${o.from} was made by Chord's engine ${info.chord.engineVersion} and this is ${ENGINE_VERSION}: the remake may differ from it (docs/image-metadata.md says what changed).`);
+    }
     request = {
       ...(await requestFromRecord(info.chord, { model: o.model, output, loraDirs: o.loraDir })),
       provider: o.provider ? parseProviderChoice(o.provider) : 'auto',

@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readImageInfo } from '../../src/engine/png/image';
+import { readImageInfo, saveImage } from '../../src/engine/png/image';
+import type { ChordImageRecord } from '../../src/engine/png/record';
+import { ENGINE_VERSION } from '../../src/engine/pipeline/record';
 import { makeTmpDir, testModelDir } from '../pipeline/helpers';
 import { cli, chordProcess } from './helpers';
 
@@ -68,6 +70,16 @@ describe('generate --method switch, then --from', () => {
     expect(await pixels(again)).toBe(await pixels(out));
     // the same settings; the order is now given by name, as the record listed it
     expect((await readImageInfo(again)).chord).toEqual({ ...record, ordering: { rule: 'names', order: [1, 0] } });
+
+    // an image another engine version made: remade, with one warning line that says so
+    const older = join(tmp.dir, 'older.png');
+    const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    await saveImage(older, new Uint8Array(data), info.width, info.height, { ...(record as ChordImageRecord), engineVersion: '0.2.0' });
+    const fromOlder = await chord(['generate', '--from', older, '--model', MODEL, '--out', join(tmp.dir, 'older-again.png')]);
+    expect(fromOlder.code).toBe(0);
+    expect(fromOlder.stderr.trim().split('\n')).toEqual([
+      `chord: warning: ${older} was made by Chord's engine 0.2.0 and this is ${ENGINE_VERSION}: the remake may differ from it (docs/image-metadata.md says what changed).`,
+    ]);
   }, 120_000);
 
   it('--from an image without Chord settings, or with a LoRA that is nowhere, is one clear line', async () => {

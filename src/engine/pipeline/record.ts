@@ -7,8 +7,12 @@ import type { CompositionMethod } from './composition';
 import type { StepLog } from './txt2img';
 import { type GenerationSettings, samplerRecord } from './settings';
 
-/** Version of the engine written into every image (noise generator and schedules included). */
-export const ENGINE_VERSION = '0.2.0';
+/**
+ * Version of the engine written into every image (noise generator, schedules and the graphs the
+ * methods run included): `--from` warns when an image was made by another one
+ * (docs/image-metadata.md lists what each changed).
+ */
+export const ENGINE_VERSION = '0.2.1';
 
 export interface RecordLora {
   name: string;
