@@ -26,7 +26,8 @@ const IMAGES = Number(opt('images', '5'));
 /** median, or with --stat min the least disturbed run (on a machine whose load swings) */
 const STAT = opt('stat', 'median');
 if (STAT !== 'median' && STAT !== 'min') throw new Error('--stat takes median or min');
-const summary = (xs: number[]) => [...xs].sort((a, b) => a - b)[STAT === 'min' ? 0 : Math.floor(xs.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary = (xs: number[]) => (STAT === 'min' ? Math.min(...xs) : median(xs));
 
 async function main(): Promise<void> {
   // two models, so that neither switches graphs between calls
@@ -101,10 +102,7 @@ async function images(): Promise<void> {
   const merge = summary(times[0]);
   // per round: each method against the Merge image made just before it (same seed, same load), the
   // median of those ratios (load that drifts between rounds cancels)
-  const perRound = (k: number) => {
-    const r = times[k].map((t, i) => t / times[0][i]).sort((a, b) => a - b);
-    return r[Math.floor(r.length / 2)];
-  };
+  const perRound = (k: number) => median(times[k].map((t, i) => t / times[0][i]));
   for (const [k, [name]] of methods.entries()) {
     console.log(`${name}: ${summary(times[k]).toFixed(0)} ms / image (${(summary(times[k]) / merge).toFixed(2)}x Merge), ${STAT} of ${IMAGES}; median of per-round ratios ${perRound(k).toFixed(2)}x`);
   }
