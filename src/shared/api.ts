@@ -283,6 +283,8 @@ export interface AppInfo {
   /** The app's version (package.json). */
   version: string;
   engine: {
+    /** The engine's version, as image records carry it (an image made by another may remake differently). */
+    version: string;
     /** ONNX Runtime execution providers usable on this machine, e.g. ["cpu", "webgpu"]. */
     providers: string[];
     methods: MethodInfo[];
@@ -394,6 +396,8 @@ export interface ImageSettings {
   regions?: ImageRegion[];
   /** Chord images: the order the method ran the LoRAs in, as indices into `loras` (Reuse puts the stack in this order). */
   order?: number[];
+  /** Chord images: the version of the engine that made the image. */
+  engineVersion?: string;
 }
 
 /** A region an image was made with: its box (fractions from the top-left), prompts, bound LoRAs. */

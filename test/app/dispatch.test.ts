@@ -12,7 +12,7 @@ function recordingHost(overrides: Partial<ApiHost> = {}) {
     throw new Error('not in this test');
   };
   const host: ApiHost = {
-    getInfo: async () => ({ version: '1.2.3', engine: { providers: ['cpu'], methods: [] } }),
+    getInfo: async () => ({ version: '1.2.3', engine: { version: '0.2.1', providers: ['cpu'], methods: [] } }),
     listModels: async () => [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],
     addModel: notHere,
     removeModel: notHere,
@@ -208,7 +208,7 @@ describe('dispatcher', () => {
 
   it('passes results through unchanged', async () => {
     const dispatcher = createDispatcher(recordingHost().host);
-    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { providers: ['cpu'], methods: [] } } });
+    expect(await dispatcher.getInfo()).toEqual({ ok: true, value: { version: '1.2.3', engine: { version: '0.2.1', providers: ['cpu'], methods: [] } } });
     expect(await dispatcher.listModels()).toEqual({
       ok: true,
       value: [{ id: '/m/glyph-sd', name: 'glyph-sd', bundled: true, width: 64, height: 64 }],

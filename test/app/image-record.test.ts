@@ -64,6 +64,7 @@ describe('image records for the app', () => {
   it('give no regions and no step log for a Merge image', async () => {
     const info = await read(record({}));
     expect(imageSettings(info, () => null)?.regions).toBeUndefined();
+    expect(imageSettings(info, () => null)?.engineVersion).toBe('0.2.0');
     expect(imageStepLog(info)).toBeUndefined();
   });
 

@@ -35,9 +35,9 @@ function fakeBridge(overrides: Partial<ChordBridge>): ChordBridge {
 describe('apiOverBridge', () => {
   it('unwraps a value', async () => {
     const api = apiOverBridge(
-      fakeBridge({ getInfo: async () => ({ ok: true, value: { version: '9', engine: { providers: ['cpu'], methods: [] } } }) }),
+      fakeBridge({ getInfo: async () => ({ ok: true, value: { version: '9', engine: { version: '0.2.1', providers: ['cpu'], methods: [] } } }) }),
     );
-    expect(await api.getInfo()).toEqual({ version: '9', engine: { providers: ['cpu'], methods: [] } });
+    expect(await api.getInfo()).toEqual({ version: '9', engine: { version: '0.2.1', providers: ['cpu'], methods: [] } });
   });
 
   it('rejects with an ApiError carrying code and hint', async () => {

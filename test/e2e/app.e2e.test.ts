@@ -9,6 +9,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageInfo } from '../../src/engine';
+import { encodeImage } from '../../src/engine/png';
 import { encodeText, insertChunks } from '../../src/engine/png/chunks';
 import { appContext, dropFiles, HAVE_CHROMIUM, launchChromium, loraFile, openApp, previewFile, ROOT, serve, type Served, shot, tempFolders } from './harness';
 
@@ -207,6 +208,18 @@ describe.skipIf(!HAVE_CHROMIUM)('the app in Chromium against chord serve', () =>
     await dropFiles(page, '.window', [{ name: 'mine.png', bytes: readFileSync(join(folders.dataDir, 'gallery', png as string)) }]);
     await expect.poll(() => prompt().inputValue()).toBe('a green scene, zorb, hatz');
     expect(await page.getByLabel('Seed', { exact: true }).inputValue()).toBe('43');
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Settings restored from mine.png.');
+    expect(await page.getByRole('status').textContent()).not.toContain('made by');
+
+    // the same image as an older engine made it: the settings come back, with a note that the remake may differ
+    const mine = join(folders.dataDir, 'gallery', png as string);
+    const record = (await readImageInfo(mine)).chord;
+    const { data, info } = await sharp(mine).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const older = await encodeImage(new Uint8Array(data), info.width, info.height, { ...record!, engineVersion: '0.1.0' });
+    await prompt().fill('changed');
+    await dropFiles(page, '.window', [{ name: 'older.png', bytes: older }]);
+    await expect.poll(() => prompt().inputValue()).toBe('a green scene, zorb, hatz');
+    expect(await page.getByRole('status').textContent()).toMatch(/Settings restored from older\.png\. It was made by Chord's engine 0\.1\.0 and this is \d+\.\d+\.\d+: the same seed may make a different image\./);
 
     const a1111 = insertChunks(await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer(), [
       encodeText('parameters', 'a red ball <lora:sunset:0.6>\nNegative prompt: blurry\nSteps: 7, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, Seed: 123, Size: 64x64'),

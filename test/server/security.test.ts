@@ -32,7 +32,7 @@ const notHere = async (): Promise<never> => {
   throw new Error('not in this test');
 };
 const host: ApiHost = {
-  getInfo: async () => ({ version: '9.9.9', engine: { providers: ['cpu'], methods: [] } }),
+  getInfo: async () => ({ version: '9.9.9', engine: { version: '0.2.1', providers: ['cpu'], methods: [] } }),
   listModels: notHere,
   addModel: notHere,
   removeModel: notHere,

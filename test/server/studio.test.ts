@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { app, ChordError, RestartingEngine, type EngineChannel, type GenerateRequest, type GenerateResult, type HostMessage, type ProfileResult } from '../../src/engine';
+import { app, ChordError, ENGINE_VERSION, RestartingEngine, type EngineChannel, type GenerateRequest, type GenerateResult, type HostMessage, type ProfileResult } from '../../src/engine';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -303,6 +303,7 @@ describe('info', () => {
     const methods = (await s.getInfo()).engine.methods;
     expect(methods.map((m) => m.name)).toEqual(expect.arrayContaining(['merge', 'switch', 'composite', 'cmlora', 'spectral', 'regional', 'regional-passes']));
     expect(methods.filter((m) => m.regional).map((m) => m.name)).toEqual(['regional', 'regional-passes']);
+    expect((await s.getInfo()).engine.version).toBe(ENGINE_VERSION);
     await engine.close();
   });
 });

@@ -44,6 +44,7 @@ export function imageSettings(info: ImageInfo, findLora: LoraLookup): ImageSetti
       methodOptions: recordedMethodOptions(r.method, Object.fromEntries(Object.entries(r.methodOptions).filter((e): e is [string, number | boolean] => typeof e[1] !== 'string'))),
       source: 'chord',
       order: [...r.ordering.order],
+      engineVersion: r.engineVersion,
       ...(r.regions && r.regions.length > 0
         ? {
             regions: r.regions.map((g) => ({

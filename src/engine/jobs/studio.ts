@@ -16,6 +16,7 @@ import type { GenerateHooks, GenerateRequest, GenerateResult } from '../host/eng
 import type { ProfileHooks, ProfileRequest, ProfileResult } from '../host/profiling';
 import { inspectModelFolder } from '../model/folder';
 import { describeMethods, findMethod, resolveMethodOptions, type MethodDefinition } from '../pipeline/methods';
+import { ENGINE_VERSION } from '../pipeline/record';
 import { checkRegions } from '../pipeline/regional';
 import type { PreviewImage } from '../pipeline/preview';
 import { Comparisons, engineLoraName } from './comparisons';
@@ -160,7 +161,7 @@ export class Studio {
   async getInfo(): Promise<AppInfo> {
     // the regional methods get their boxes from the app's region editor
     const methods = describeMethods().map(({ name, label, summary, cost, options, regional }) => ({ name, label, summary, cost, options: options.map((o) => ({ ...o })), regional }));
-    return { version: this.options.version, engine: { providers: await this.options.providers(), methods } };
+    return { version: this.options.version, engine: { version: ENGINE_VERSION, providers: await this.options.providers(), methods } };
   }
 
   async listModels(): Promise<ModelSummary[]> {

@@ -58,7 +58,7 @@ export interface MethodInfo {
 
 export interface AppInfo {
   version: string;
-  engine: { providers: string[]; methods: MethodInfo[] };
+  engine: { version: string; providers: string[]; methods: MethodInfo[] };
 }
 
 export interface ModelSummary {
@@ -141,6 +141,8 @@ export interface ImageSettings {
   regions?: ImageRegion[];
   /** Chord images: the order the method ran the LoRAs in, as indices into `loras` (Reuse puts the stack in this order). */
   order?: number[];
+  /** Chord images: the engine version that made the image */
+  engineVersion?: string;
 }
 
 export interface ImageRegion {

@@ -14,3 +14,13 @@ export function stackOrder(settings: Pick<ImageSettings, 'loras' | 'order'>): nu
   const seen = new Set(order);
   return seen.size === n && order.every((k) => Number.isInteger(k) && k >= 0 && k < n) ? [...order] : listed;
 }
+
+/**
+ * One sentence when an image was made by another engine version than the one running: the same
+ * settings and seed may then make a different image (docs/image-metadata.md lists what changed).
+ * Empty when the versions match or either is unknown (A1111 images carry none).
+ */
+export function engineNote(madeBy: string | undefined, running: string | undefined): string {
+  if (!madeBy || !running || madeBy === running) return '';
+  return `It was made by Chord's engine ${madeBy} and this is ${running}: the same seed may make a different image.`;
+}

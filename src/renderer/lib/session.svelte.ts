@@ -4,7 +4,7 @@
  */
 import type { AppInfo, FrequencyClass, GalleryImage, ModelSummary, SpectraResult } from '../../shared/api';
 import { describeError } from './describe';
-import { stackOrder } from './reuse';
+import { engineNote, stackOrder } from './reuse';
 import { CompareStore } from './compare.svelte';
 import { restoreWorkspace } from './remember';
 import { JobsStore } from './jobs.svelte';
@@ -309,7 +309,9 @@ export class ChordSession {
       if (entry) this.stack.add(entry, this.stack.items.length, l.weight);
       else unknown.push(l.name);
     }
-    this.status = unknown.length > 0 ? `${done} Not in the library: ${unknown.join(', ')}; add those files to use them.` : done;
+    const note = engineNote(settings.engineVersion, this.info?.engine.version);
+    const restored = note ? `${done} ${note}` : done;
+    this.status = unknown.length > 0 ? `${restored} Not in the library: ${unknown.join(', ')}; add those files to use them.` : restored;
   }
 
   async #try(work: () => Promise<void>): Promise<void> {
