@@ -110,7 +110,7 @@ describe('regional attention rewrite', () => {
     }
   });
 
-  it('group normalisation per region: each box and the background from its own statistics, off when fed 0', async () => {
+  it("group normalisation per region: each box from its own and the background's positions, the background from its own; off when fed 0", async () => {
     const model = await loadFixture('tiny_unet.onnx');
     // the fixture has one down block: its coarsest level, where the engine rewrites group
     // normalisations, is the latent's own, which holds all six
@@ -131,7 +131,7 @@ describe('regional attention rewrite', () => {
     const plain = await runModel(exposeTensor(model, normed), feeds);
     expect(off[normed].data).toEqual(plain[normed].data);
     // the reference: per batch row, group and slot (background, box 1, box 2), mean and variance
-    // over the group's channels at the slot's positions
+    // over the group's channels at the slot's positions and, for a box, the background's
     const ids = regionIds(layout.boxes, 8, 8);
     const [N, C] = on[x].dims;
     const perGroup = C / groups;
@@ -141,9 +141,15 @@ describe('regional attention rewrite', () => {
       for (let g = 0; g < groups; g++) {
         for (let slot = 0; slot < 3; slot++) {
           const at: number[] = [];
-          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) for (let q = 0; q < 64; q++) if (ids[q] === slot) at.push((n * C + c) * 64 + q);
-          const mean = at.reduce((a, i) => a + xs[i], 0) / at.length;
-          const variance = at.reduce((a, i) => a + (xs[i] - mean) ** 2, 0) / at.length;
+          const from: number[] = [];
+          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) {
+            for (let q = 0; q < 64; q++) {
+              if (ids[q] === slot) at.push((n * C + c) * 64 + q);
+              if (ids[q] === slot || ids[q] === 0) from.push((n * C + c) * 64 + q);
+            }
+          }
+          const mean = from.reduce((a, i) => a + xs[i], 0) / from.length;
+          const variance = from.reduce((a, i) => a + (xs[i] - mean) ** 2, 0) / from.length;
           for (const i of at) worst = Math.max(worst, Math.abs(on[normed].data[i] - (xs[i] - mean) / Math.sqrt(variance + 1e-5)));
         }
       }
@@ -195,8 +201,8 @@ describe('regional attention rewrite', () => {
     expect(info.selfAttention).toBe(7);
     expect(info.crossAttention).toBe(7);
     expect(info.attentionMapLevel).toBe(1);
-    // 30 GroupNorms; the 11 at the coarsest level (down_blocks.2, mid_block, up_blocks.0) work per region
-    expect(info.regionNorms).toBe(11);
+    // 30 GroupNorms; the 20 at the two coarsest levels (down_blocks.1 and .2, mid_block, up_blocks.0 and .1) work per region
+    expect(info.regionNorms).toBe(20);
     expect(addRegionalAttention(model, { normLevels: [0, 1, 2] }).info.regionNorms).toBe(30);
     const r = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.8);
     const feeds: Feeds = {

@@ -53,7 +53,7 @@ import {
 } from './proto';
 import { modulePathFromNodeName } from './targets';
 
-export const REGIONAL_REWRITE_VERSION = 'chord-regional/3';
+export const REGIONAL_REWRITE_VERSION = 'chord-regional/4';
 export const REGIONAL_PREFIX = 'regional.';
 export const REGIONAL_TOKENS = 'regional.tokens';
 export const REGIONAL_ISOLATION = 'regional.isolation';
@@ -74,9 +74,9 @@ export interface RegionalRewriteOptions {
   /** add the `regional.attn_map` output */
   attentionMap?: boolean;
   /**
-   * The resolution levels whose group normalisations work per region; default: the coarsest (the
-   * mid block's). Finer levels keep whole-image statistics: on the demo model per-region
-   * statistics there wiped out characters in boxes smaller than half the image (docs/regional.md).
+   * The resolution levels whose group normalisations work per region; default: the two coarsest
+   * (the mid block's and the one above it). The finest keeps whole-image statistics: per-region
+   * statistics there placed fewer characters on the demo model (docs/regional.md).
    */
   normLevels?: readonly number[];
 }
@@ -136,7 +136,7 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
   }
   const opset = opsetVersion(model);
   const downBlocks = downBlockCount(index);
-  const normLevels = options.normLevels ?? [downBlocks - 1];
+  const normLevels = options.normLevels ?? [downBlocks - 2, downBlocks - 1];
   const b = new Builder(index, opset);
 
   const before = new Map<NodeProto, NodeProto[]>();
@@ -359,6 +359,18 @@ class Builder {
     return this.once(`cast:${tensor}`, () => this.node('Cast', [tensor], this.name(`${tensor}.fp16`), [intAttr('to', DataType.FLOAT16)]));
   }
 
+  /** x with a new axis of size 1 at `axis` (a shared node, made once by the caller) */
+  private unsqueeze(x: string, axis: number, out: string): string {
+    return this.opset >= 13
+      ? this.node('Unsqueeze', [x, this.constI(`axis${axis}`, [axis])], this.name(out))
+      : this.node('Unsqueeze', [x], this.name(out), [intsAttr('axes', [axis])]);
+  }
+
+  /** the same for a node of one normalisation (its own name prefix) */
+  private unsqueezeNode(x: string, axis: number, p: (op: string, inputs: string[], suffix: string, attrs?: Parameters<typeof makeNode>[4]) => string): string {
+    return this.opset >= 13 ? p('Unsqueeze', [x, this.constI(`axis${axis}`, [axis])], `${x.split('/').pop()}_at${axis}`) : p('Unsqueeze', [x], `${x.split('/').pop()}_at${axis}`, [intsAttr('axes', [axis])]);
+  }
+
   private transposeLast(x: string, out: string): string {
     return this.node('Transpose', [x], this.name(out), [intsAttr('perm', [0, 2, 1])]);
   }
@@ -425,13 +437,17 @@ class Builder {
   regionNorm(level: number, n: { x: string; shape: string; normed: string; out: string; channels: number; groups: number; epsilon: number; dtype: number; prefix: string }): void {
     const map = this.map(level);
     const mapT = this.once(`mapT:${level}`, () => this.transposeLast(map, `regional.map_t.${level}`));
+    // a box's statistics come from the box and the background, the background's from itself:
+    // A = M + M[:, :, 0] (column 0 becomes 2 M0, which averages like M0), then each column / its count
     const average = this.once(`average:${level}`, () => {
+      const background = this.node('Slice', [map, this.constI('zero_i', [0]), this.constI('one_i', [1]), this.constI('axis2', [2])], this.name(`regional.background.${level}`));
+      const withBackground = this.node('Add', [map, background], this.name(`regional.with_background.${level}`));
       const sum =
         this.opset >= 13
-          ? this.node('ReduceSum', [map, this.constI('axis1', [1])], this.name(`regional.count_raw.${level}`), [intAttr('keepdims', 1)])
-          : this.node('ReduceSum', [map], this.name(`regional.count_raw.${level}`), [intsAttr('axes', [1]), intAttr('keepdims', 1)]);
+          ? this.node('ReduceSum', [withBackground, this.constI('axis1', [1])], this.name(`regional.count_raw.${level}`), [intAttr('keepdims', 1)])
+          : this.node('ReduceSum', [withBackground], this.name(`regional.count_raw.${level}`), [intsAttr('axes', [1]), intAttr('keepdims', 1)]);
       const count = this.node('Max', [sum, this.constF('one', 1)], this.name(`regional.count.${level}`));
-      return this.node('Div', [map, count], this.name(`regional.map_mean.${level}`));
+      return this.node('Div', [withBackground, count], this.name(`regional.map_mean.${level}`));
     });
     const groupMean = this.onceGroupMean(n.channels, n.groups);
     const on = this.once('normOn', () => this.node('Cast', [this.input(REGIONAL_NORM, [1])], this.name('regional.norm_on'), [intAttr('to', DataType.BOOL)]));
@@ -444,10 +460,20 @@ class Builder {
     // statistics in float32 (squares of fp16 activations summed over a region overflow)
     const x = half ? p('Cast', [n.x], 'x_f32', [intAttr('to', DataType.FLOAT)]) : n.x;
     const flat = p('Reshape', [x, this.constI('flat_cq', [0, 0, -1])], 'flat'); // [N, C, Q]
-    // per slot and channel, averaged over the channel's group, back at every position
-    const spread = (perChannel: string, suffix: string) => p('MatMul', [p('MatMul', [groupMean, perChannel], `${suffix}_group`), mapT], `${suffix}_pos`);
-    const centred = p('Sub', [flat, spread(p('MatMul', [flat, average], 'mean_slot'), 'mean')], 'centred');
-    const variance = p('MatMul', [groupMean, p('MatMul', [p('Mul', [centred, centred], 'square'), average], 'var_slot')], 'var_group');
+    // per slot and channel, averaged over the channel's group: the mean, then the variance of the
+    // values centred by each slot's mean (a box's positions overlap the background's, so each
+    // slot centres them itself: [N, C, S, Q], S <= 9 at a coarse level)
+    const mean = p('MatMul', [groupMean, p('MatMul', [flat, average], 'mean_slot')], 'mean_group');
+    const averageT = this.once(`averageT:${level}`, () => this.unsqueeze(this.transposeLast(average, `regional.map_mean_t.${level}`), 1, `regional.map_mean_t4.${level}`));
+    const apart = p('Sub', [this.unsqueezeNode(flat, 2, p), this.unsqueezeNode(mean, 3, p)], 'centred_slot');
+    const weighted = p('Mul', [p('Mul', [apart, apart], 'square_slot'), averageT], 'square_weighted');
+    const perSlot =
+      this.opset >= 13
+        ? p('ReduceSum', [weighted, this.constI('axis3', [3])], 'var_slot', [intAttr('keepdims', 0)])
+        : p('ReduceSum', [weighted], 'var_slot', [intsAttr('axes', [3]), intAttr('keepdims', 0)]);
+    const variance = p('MatMul', [groupMean, perSlot], 'var_group');
+    // back at every position: its own slot's statistics
+    const centred = p('Sub', [flat, p('MatMul', [mean, mapT], 'mean_pos')], 'centred');
     const rstd = p('Pow', [p('Add', [variance, this.constF(`eps.${n.epsilon}`, n.epsilon)], 'var_eps'), this.constF('minus_half', -0.5)], 'rstd_group');
     const scaled = p('Mul', [centred, p('MatMul', [rstd, mapT], 'rstd_pos')], 'scaled');
     const byRegion32 = p('Reshape', [scaled, n.shape], 'by_region');
