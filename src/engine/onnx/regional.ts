@@ -276,6 +276,9 @@ function isHalf(dtype: number): boolean {
 }
 
 /** Collects inputs, constants and the level-wide nodes (built once, shared by all layers). */
+/** Adds one node of a region normalisation under its own name prefix; returns its output. */
+type NormNode = (op: string, inputs: string[], suffix: string, attrs?: Parameters<typeof makeNode>[4]) => string;
+
 class Builder {
   readonly inputs: ValueInfoProto[] = [];
   readonly initializers: TensorProto[] = [];
@@ -366,9 +369,9 @@ class Builder {
       : this.node('Unsqueeze', [x], this.name(out), [intsAttr('axes', [axis])]);
   }
 
-  /** the same for a node of one normalisation (its own name prefix) */
-  private unsqueezeNode(x: string, axis: number, p: (op: string, inputs: string[], suffix: string, attrs?: Parameters<typeof makeNode>[4]) => string): string {
-    return this.opset >= 13 ? p('Unsqueeze', [x, this.constI(`axis${axis}`, [axis])], `${x.split('/').pop()}_at${axis}`) : p('Unsqueeze', [x], `${x.split('/').pop()}_at${axis}`, [intsAttr('axes', [axis])]);
+  /** the same as a node of one normalisation, made by its `p` (its own name prefix) */
+  private unsqueezeIn(p: NormNode, x: string, axis: number, suffix: string): string {
+    return this.opset >= 13 ? p('Unsqueeze', [x, this.constI(`axis${axis}`, [axis])], suffix) : p('Unsqueeze', [x], suffix, [intsAttr('axes', [axis])]);
   }
 
   private transposeLast(x: string, out: string): string {
@@ -425,12 +428,13 @@ class Builder {
   }
 
   /**
-   * A group normalisation whose statistics come from each region's own positions: for every slot
-   * s of the level's map M [1, Q, S] the mean and variance of each group over the positions of s,
-   * given back to those positions; `regional.norm` 0 selects the exporter's normalisation itself
-   * (Where), so the graph is then exactly the original. Matrix products throughout, few nodes (on
-   * a small UNet each node's dispatch costs more than its arithmetic):
-   *   per slot        x [N, C, Q] @ (M / count) [1, Q, S]   -> [N, C, S]
+   * A group normalisation whose statistics come per region: for every box slot s of the level's
+   * map M [1, Q, S] the mean and variance of each group over the positions of s and of the
+   * background (slot 0), for the background over its own, given back to the positions of s;
+   * `regional.norm` 0 selects the exporter's normalisation itself (Where), so the graph is then
+   * exactly the original. Matrix products throughout, few nodes (on a small UNet each node's
+   * dispatch costs more than its arithmetic); A = M + M[:, :, 0]:
+   *   per slot        x [N, C, Q] @ (A / count) [1, Q, S]   -> [N, C, S]
    *   per group       group mean [C, C] @ that               -> [N, C, S]
    *   per position    that @ M^T [1, S, Q]                   -> [N, C, Q]
    */
@@ -451,7 +455,7 @@ class Builder {
     });
     const groupMean = this.onceGroupMean(n.channels, n.groups);
     const on = this.once('normOn', () => this.node('Cast', [this.input(REGIONAL_NORM, [1])], this.name('regional.norm_on'), [intAttr('to', DataType.BOOL)]));
-    const p = (op: string, inputs: string[], suffix: string, attrs: Parameters<typeof makeNode>[4] = []): string => {
+    const p: NormNode = (op, inputs, suffix, attrs = []) => {
       const out = claimName(this.index, `${n.prefix}/${suffix}`);
       this.pending.push(makeNode(op, inputs, [out], out, attrs));
       return out;
@@ -465,7 +469,7 @@ class Builder {
     // slot centres them itself: [N, C, S, Q], S <= 9 at a coarse level)
     const mean = p('MatMul', [groupMean, p('MatMul', [flat, average], 'mean_slot')], 'mean_group');
     const averageT = this.once(`averageT:${level}`, () => this.unsqueeze(this.transposeLast(average, `regional.map_mean_t.${level}`), 1, `regional.map_mean_t4.${level}`));
-    const apart = p('Sub', [this.unsqueezeNode(flat, 2, p), this.unsqueezeNode(mean, 3, p)], 'centred_slot');
+    const apart = p('Sub', [this.unsqueezeIn(p, flat, 2, 'flat_per_slot'), this.unsqueezeIn(p, mean, 3, 'mean_per_slot')], 'centred_slot');
     const weighted = p('Mul', [p('Mul', [apart, apart], 'square_slot'), averageT], 'square_weighted');
     const perSlot =
       this.opset >= 13
