@@ -300,10 +300,11 @@ describe('info', () => {
   it('offers every registry method, the regional ones marked as taking regions', async () => {
     const engine = new FakeEngine();
     const s = studio(dataDir(), engine);
-    const methods = (await s.getInfo()).engine.methods;
+    const info = await s.getInfo();
+    const methods = info.engine.methods;
     expect(methods.map((m) => m.name)).toEqual(expect.arrayContaining(['merge', 'switch', 'composite', 'cmlora', 'spectral', 'regional', 'regional-passes']));
     expect(methods.filter((m) => m.regional).map((m) => m.name)).toEqual(['regional', 'regional-passes']);
-    expect((await s.getInfo()).engine.version).toBe(ENGINE_VERSION);
+    expect(info.engine.version).toBe(ENGINE_VERSION);
     await engine.close();
   });
 });

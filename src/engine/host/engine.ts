@@ -301,7 +301,7 @@ export class Engine {
       if (model.regionNorms === 0) {
         this.options.onNotice?.({
           code: 'REGION_NORM_UNAVAILABLE',
-          message: `${model.folder.name}: its UNet's group normalisations are not in the exported form Chord rewrites (Reshape, InstanceNormalization, Reshape at the UNet's coarsest resolution), so regions share whole-image statistics (as with --no-region-norm).`,
+          message: `${model.folder.name}: its UNet's group normalisations are not in the exported form Chord rewrites (Reshape, InstanceNormalization, Reshape at the UNet's two coarsest resolutions), so regions share whole-image statistics (as with --no-region-norm).`,
         });
       }
     }

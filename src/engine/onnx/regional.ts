@@ -16,9 +16,10 @@
  *         spatial layers (attentions, resnets, samplers, conv_in/out) by lora_space_l [1, R, h_l, w_l]
  *         attn2 to_k / to_v by token_gate [1, K, R] (the branch acts on the tokens of its region)
  *       with R the LoRA gate's width. Masks of ones give exactly the plain LoRA graph.
- *   group normalisations at the coarsest resolution (Reshape, InstanceNormalization, Reshape
- *       back): with `regional.norm` 1 each region's and the background's positions are normalised
- *       by their own mean and variance per group, so a strong box cannot damp another.
+ *   group normalisations at the two coarsest resolutions (Reshape, InstanceNormalization,
+ *       Reshape back): with `regional.norm` 1 a box's positions are normalised by the mean and
+ *       variance per group of the box and the background, the background's by its own, so a
+ *       strong box cannot damp another.
  *   optional output `regional.attn_map` [B, Q, K]: the cross-attention probabilities of the
  *       coarsest down/up attention level, averaged over heads and layers (latent re-initialisation).
  *
@@ -194,8 +195,8 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
   }
 
   // group normalisations (Reshape [N, G, -1] -> InstanceNormalization -> Reshape back) at the
-  // chosen levels: the statistics of each region (and of the background) from its own
-  // positions, when fed on
+  // chosen levels: a box's statistics from the box and the background, the background's from
+  // its own positions, when fed on
   for (const node of index.nodes) {
     if (node.opType !== 'InstanceNormalization') continue;
     const path = modulePathFromNodeName(node.name ?? '') ?? '';
@@ -275,10 +276,12 @@ function isHalf(dtype: number): boolean {
   return dtype === DataType.FLOAT16;
 }
 
-/** Collects inputs, constants and the level-wide nodes (built once, shared by all layers). */
-/** Adds one node of a region normalisation under its own name prefix; returns its output. */
-type NormNode = (op: string, inputs: string[], suffix: string, attrs?: Parameters<typeof makeNode>[4]) => string;
+type Attributes = Parameters<typeof makeNode>[4];
 
+/** Adds one node of a region normalisation under its own name prefix; returns its output. */
+type NormNode = (op: string, inputs: string[], suffix: string, attrs?: Attributes) => string;
+
+/** Collects inputs, constants and the level-wide nodes (built once, shared by all layers). */
 class Builder {
   readonly inputs: ValueInfoProto[] = [];
   readonly initializers: TensorProto[] = [];
@@ -362,16 +365,12 @@ class Builder {
     return this.once(`cast:${tensor}`, () => this.node('Cast', [tensor], this.name(`${tensor}.fp16`), [intAttr('to', DataType.FLOAT16)]));
   }
 
-  /** x with a new axis of size 1 at `axis` (a shared node, made once by the caller) */
-  private unsqueeze(x: string, axis: number, out: string): string {
-    return this.opset >= 13
-      ? this.node('Unsqueeze', [x, this.constI(`axis${axis}`, [axis])], this.name(out))
-      : this.node('Unsqueeze', [x], this.name(out), [intsAttr('axes', [axis])]);
-  }
-
-  /** the same as a node of one normalisation, made by its `p` (its own name prefix) */
-  private unsqueezeIn(p: NormNode, x: string, axis: number, suffix: string): string {
-    return this.opset >= 13 ? p('Unsqueeze', [x, this.constI(`axis${axis}`, [axis])], suffix) : p('Unsqueeze', [x], suffix, [intsAttr('axes', [axis])]);
+  /**
+   * The inputs and attributes of an op on `x` over `axes`, which it takes as an input from opset
+   * `since` on (13 for ReduceSum and Unsqueeze, 18 for ReduceMean) and as an attribute before.
+   */
+  private withAxes(x: string, axes: number[], since: number, attrs: Attributes = []): [string[], Attributes] {
+    return this.opset >= since ? [[x, this.constI(`axis${axes.join('_')}`, axes)], attrs] : [[x], [intsAttr('axes', axes), ...(attrs ?? [])]];
   }
 
   private transposeLast(x: string, out: string): string {
@@ -394,10 +393,8 @@ class Builder {
     const bias = this.once(`self:${level}`, () => {
       const map = this.map(level);
       const boxes = this.node('Slice', [map, this.constI('one_i', [1]), this.constI('big', [2 ** 30]), this.constI('axis2', [2])], this.name(`regional.boxes.${level}`));
-      const inside =
-        this.opset >= 13
-          ? this.node('ReduceSum', [boxes, this.constI('axis2', [2])], this.name(`regional.inside.${level}`), [intAttr('keepdims', 1)])
-          : this.node('ReduceSum', [boxes], this.name(`regional.inside.${level}`), [intsAttr('axes', [2]), intAttr('keepdims', 1)]);
+      const [insideInputs, insideAttrs] = this.withAxes(boxes, [2], 13, [intAttr('keepdims', 1)]);
+      const inside = this.node('ReduceSum', insideInputs, this.name(`regional.inside.${level}`), insideAttrs);
       // (s - M) M^T = s s^T - M M^T, since M's rows sum to s
       const others = this.node('Sub', [inside, boxes], this.name(`regional.other_boxes.${level}`));
       const boxesT = this.transposeLast(boxes, `regional.boxes_t.${level}`);
@@ -446,10 +443,8 @@ class Builder {
     const average = this.once(`average:${level}`, () => {
       const background = this.node('Slice', [map, this.constI('zero_i', [0]), this.constI('one_i', [1]), this.constI('axis2', [2])], this.name(`regional.background.${level}`));
       const withBackground = this.node('Add', [map, background], this.name(`regional.with_background.${level}`));
-      const sum =
-        this.opset >= 13
-          ? this.node('ReduceSum', [withBackground, this.constI('axis1', [1])], this.name(`regional.count_raw.${level}`), [intAttr('keepdims', 1)])
-          : this.node('ReduceSum', [withBackground], this.name(`regional.count_raw.${level}`), [intsAttr('axes', [1]), intAttr('keepdims', 1)]);
+      const [sumInputs, sumAttrs] = this.withAxes(withBackground, [1], 13, [intAttr('keepdims', 1)]);
+      const sum = this.node('ReduceSum', sumInputs, this.name(`regional.count_raw.${level}`), sumAttrs);
       const count = this.node('Max', [sum, this.constF('one', 1)], this.name(`regional.count.${level}`));
       return this.node('Div', [withBackground, count], this.name(`regional.map_mean.${level}`));
     });
@@ -468,13 +463,17 @@ class Builder {
     // values centred by each slot's mean (a box's positions overlap the background's, so each
     // slot centres them itself: [N, C, S, Q], S <= 9 at a coarse level)
     const mean = p('MatMul', [groupMean, p('MatMul', [flat, average], 'mean_slot')], 'mean_group');
-    const averageT = this.once(`averageT:${level}`, () => this.unsqueeze(this.transposeLast(average, `regional.map_mean_t.${level}`), 1, `regional.map_mean_t4.${level}`));
-    const apart = p('Sub', [this.unsqueezeIn(p, flat, 2, 'flat_per_slot'), this.unsqueezeIn(p, mean, 3, 'mean_per_slot')], 'centred_slot');
+    const averageT = this.once(`averageT:${level}`, () => {
+      const [inputs, attrs] = this.withAxes(this.transposeLast(average, `regional.map_mean_t.${level}`), [1], 13);
+      return this.node('Unsqueeze', inputs, this.name(`regional.map_mean_t4.${level}`), attrs);
+    });
+    const byAxes = (op: string, t: string, axis: number, suffix: string, attrs: Attributes = []) => {
+      const [inputs, all] = this.withAxes(t, [axis], 13, attrs);
+      return p(op, inputs, suffix, all);
+    };
+    const apart = p('Sub', [byAxes('Unsqueeze', flat, 2, 'flat_per_slot'), byAxes('Unsqueeze', mean, 3, 'mean_per_slot')], 'centred_slot');
     const weighted = p('Mul', [p('Mul', [apart, apart], 'square_slot'), averageT], 'square_weighted');
-    const perSlot =
-      this.opset >= 13
-        ? p('ReduceSum', [weighted, this.constI('axis3', [3])], 'var_slot', [intAttr('keepdims', 0)])
-        : p('ReduceSum', [weighted], 'var_slot', [intsAttr('axes', [3]), intAttr('keepdims', 0)]);
+    const perSlot = byAxes('ReduceSum', weighted, 3, 'var_slot', [intAttr('keepdims', 0)]);
     const variance = p('MatMul', [groupMean, perSlot], 'var_group');
     // back at every position: its own slot's statistics
     const centred = p('Sub', [flat, p('MatMul', [mean, mapT], 'mean_pos')], 'centred');
@@ -515,11 +514,8 @@ class Builder {
       const out = this.name(`regional.attn_map_part.${i}`);
       const f32 = this.name(`regional.attn_map_f32.${i}`);
       nodes.push(makeNode('Cast', [p], [f32], f32, [intAttr('to', DataType.FLOAT)]));
-      nodes.push(
-        this.opset >= 18
-          ? makeNode('ReduceMean', [f32, this.constI('axis1', [1])], [out], out, [intAttr('keepdims', 0)])
-          : makeNode('ReduceMean', [f32], [out], out, [intsAttr('axes', [1]), intAttr('keepdims', 0)]),
-      );
+      const [inputs, attrs] = this.withAxes(f32, [1], 18, [intAttr('keepdims', 0)]);
+      nodes.push(makeNode('ReduceMean', inputs, [out], out, attrs));
       return out;
     });
     const sum = means.length === 1 ? means[0] : this.name('regional.attn_map_sum');
