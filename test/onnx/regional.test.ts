@@ -176,23 +176,57 @@ describe('regional attention rewrite', () => {
     expect(on[name].data).not.toEqual(off[name].data);
   });
 
-  it('a regional LoRA gated out everywhere is the LoRA switched off; ungated it acts', async () => {
+  for (const form of ['folded into the gate columns', 'a mask per branch (dynamic gate shape)'] as const) {
+    it(`a regional LoRA gated out everywhere is the LoRA switched off; ungated it acts (${form})`, async () => {
+      const model = await loadFixture('tiny_unet.onnx');
+      const targets = findLoraTargets(model, 'unet');
+      const folded = form === 'folded into the gate columns';
+      const { model: regional, info } = addRegionalAttention(addLoraBranches(model, targets, { rankAgnosticGate: !folded }));
+      const names = (graphOf(regional).node ?? []).map((n) => n.name ?? '');
+      // folded: the gate times the mask once per level and layout, no mask node per branch
+      const perBranch = names.filter((n) => /\/(space|token)_mask$/.test(n)).length;
+      if (folded) {
+        expect(perBranch).toBe(0);
+        expect(names.filter((n) => /^regional\.gate_(space|tokens)/.test(n)).length).toBeGreaterThan(0);
+      } else {
+        // the dynamic-gate linears keep a mask each; convs still read a [B, R, 1, 1] gate view
+        expect(perBranch).toBeGreaterThan(0);
+      }
+      // a LoRA on every layer with positions or tokens (the time-embedding linears have neither and stay global)
+      const positional = targets.filter((t) => t.op === 'Conv' || /\.attentions\./.test(t.modulePath));
+      const loras = [randomLora(positional, 2, 9)];
+      const shape = { ...SHAPE, blocks: [{ start: 0, width: 2 }], totalRank: 2 };
+      // region 0 gets no token and (at 8 x 8 and coarser) no position: its LoRA must vanish from every layer
+      const layout: RegionalLayout = { boxes: [{ x0: 0, y0: 0, x1: 0.01, y1: 0.01 }], tokenOwner: [0, 0, 0], loraRegion: [0], isolation: false, gateLoras: true };
+      const run = (weight: number, l: RegionalLayout) => runModel(regional, { ...unetFeeds(6), ...branchFeeds(targets, loras, [[weight], [weight]]), ...toTensors(regionalFeeds(info, l, shape)) });
+      const gated = await run(1, layout);
+      const off = await run(0, layout);
+      const ungated = await run(1, { ...layout, gateLoras: false, tokenOwner: [1, 1, 1] });
+      const name = Object.keys(off)[0];
+      expect(gated[name].data).toEqual(off[name].data);
+      expect(ungated[name].data).not.toEqual(off[name].data);
+    });
+  }
+
+  it('the folded and the per-branch LoRA masks give the same outputs for a box', async () => {
     const model = await loadFixture('tiny_unet.onnx');
     const targets = findLoraTargets(model, 'unet');
-    const { model: regional, info } = addRegionalAttention(addLoraBranches(model, targets));
-    // a LoRA on every layer with positions or tokens (the time-embedding linears have neither and stay global)
     const positional = targets.filter((t) => t.op === 'Conv' || /\.attentions\./.test(t.modulePath));
-    const loras = [randomLora(positional, 2, 9)];
-    const shape = { ...SHAPE, blocks: [{ start: 0, width: 2 }], totalRank: 2 };
-    // region 0 gets no token and (at 8 x 8 and coarser) no position: its LoRA must vanish from every layer
-    const layout: RegionalLayout = { boxes: [{ x0: 0, y0: 0, x1: 0.01, y1: 0.01 }], tokenOwner: [0, 0, 0], loraRegion: [0], isolation: false, gateLoras: true };
-    const run = (weight: number, l: RegionalLayout) => runModel(regional, { ...unetFeeds(6), ...branchFeeds(targets, loras, [[weight], [weight]]), ...toTensors(regionalFeeds(info, l, shape)) });
-    const gated = await run(1, layout);
-    const off = await run(0, layout);
-    const ungated = await run(1, { ...layout, gateLoras: false, tokenOwner: [1, 1, 1] });
-    const name = Object.keys(off)[0];
-    expect(gated[name].data).toEqual(off[name].data);
-    expect(ungated[name].data).not.toEqual(off[name].data);
+    const loras = [randomLora(positional, 2, 5), randomLora(positional, 3, 6)];
+    const shape = { ...SHAPE, blocks: [{ start: 0, width: 2 }, { start: 2, width: 3 }], totalRank: 5 };
+    // the first LoRA bound to the left half (token 1), the second global
+    const layout: RegionalLayout = { boxes: [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }], tokenOwner: [0, 1, 0], loraRegion: [0, -1], isolation: true, gateLoras: true };
+    const outputs = [];
+    for (const [rankAgnosticGate, l] of [[false, layout], [true, layout], [false, { ...layout, gateLoras: false }]] as const) {
+      const { model: regional, info } = addRegionalAttention(addLoraBranches(model, targets, { rankAgnosticGate }));
+      outputs.push(await runModel(regional, { ...unetFeeds(6), ...branchFeeds(targets, loras, [[1, 0.7], [1, 0.7]]), ...toTensors(regionalFeeds(info, l, shape)) }));
+    }
+    const name = Object.keys(outputs[0])[0];
+    const [a, b, ungated] = outputs.map((o) => o[name].data as Float32Array);
+    const maxDiff = (x: Float32Array, y: Float32Array) => Math.max(...x.map((v, i) => Math.abs(v - y[i])));
+    expect(maxDiff(a, b)).toBeLessThan(1e-5);
+    // and the box gate matters on this input
+    expect(maxDiff(a, ungated)).toBeGreaterThan(1e-3);
   });
 
   it('the embedded UNet: biases every attention layer, exposes the coarsest cross-attention map, unchanged without regions', async () => {

@@ -11,11 +11,13 @@
  *       key in box j != i, and 0 elsewhere (background queries and keys are unrestricted). The
  *       Q x Q term is built here, once per level, from the small map: never fed dense.
  *       `isolation` is a fed scalar (-1e4 on, 0 off). -1e4, never -inf: fp16 overflows to NaN.
- *   LoRA branches (when the graph has them, docs/runtime-lora.md): each branch's gated low-rank
- *       activation is multiplied by a mask gathered with the branch's own slots:
+ *   LoRA branches (when the graph has them, docs/runtime-lora.md): each branch's low-rank
+ *       activation is multiplied by its gate columns times a mask:
  *         spatial layers (attentions, resnets, samplers, conv_in/out) by lora_space_l [1, R, h_l, w_l]
  *         attn2 to_k / to_v by token_gate [1, K, R] (the branch acts on the tokens of its region)
- *       with R the LoRA gate's width. Masks of ones give exactly the plain LoRA graph.
+ *       with R the LoRA gate's width. The gate times the mask is one product per level and
+ *       layout, from which each branch gathers its columns in place of the plain gate (no node
+ *       per branch). Masks of ones give exactly the plain LoRA graph.
  *   group normalisations at the two coarsest resolutions (Reshape, InstanceNormalization,
  *       Reshape back): with `regional.norm` 1 a box's positions are normalised by the mean and
  *       variance per group of the box and the background, the background's by its own, so a
@@ -32,6 +34,7 @@
  * (test/onnx/regional.test.ts).
  */
 import { ChordError } from '../errors';
+import { LORA_GATE_INPUT } from './branches';
 import { inferElemType } from './cuts';
 import { claimName, constantTensor, indexGraph, type GraphIndex } from './graph';
 import {
@@ -47,6 +50,7 @@ import {
   opsetVersion,
   tensorDims,
   tensorFloat32,
+  toNumber,
   type ModelProto,
   type NodeProto,
   type TensorProto,
@@ -54,7 +58,7 @@ import {
 } from './proto';
 import { modulePathFromNodeName } from './targets';
 
-export const REGIONAL_REWRITE_VERSION = 'chord-regional/4';
+export const REGIONAL_REWRITE_VERSION = 'chord-regional/5';
 export const REGIONAL_PREFIX = 'regional.';
 export const REGIONAL_TOKENS = 'regional.tokens';
 export const REGIONAL_ISOLATION = 'regional.isolation';
@@ -169,7 +173,11 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
     throw new ChordError('ONNX_GRAPH', 'The UNet has no cross-attention Softmax under a transformer block (attn2).', 'Regional composition needs a UNet exported with diffusers module names.');
   }
 
-  // LoRA branches: `lora/<module path>[/<copy>]/gated` = (x down) * gate[:, slots]
+  // LoRA branches: `lora/<module path>[/<copy>]/gated` = (x down) * gate[:, slots]. Where the
+  // branch gathers its gate columns from a shared view of the gate ([B, R, 1, 1] for convs,
+  // [B, 1, R] for rank-3 linears), that Gather reads the view times the mask instead
+  // (gate * mask, one Mul per level and layout): no node per branch. Otherwise the branch's
+  // activation is multiplied by a mask gathered with its slots (two nodes per branch).
   const after = new Map<NodeProto, NodeProto[]>();
   for (const node of index.nodes) {
     const m = /^lora\/([^/]+)(\/\d+)?\/gated$/.exec(node.name ?? '');
@@ -178,17 +186,21 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
     const slots = `lora.slots.${path}`;
     const out = node.output?.[0] ?? '';
     const conv = (index.producer.get(node.input?.[0] ?? '')?.opType ?? '') === 'Conv';
-    let mask: string | undefined;
-    if (/\.attn2\.to_[kv]$/.test(path)) {
-      mask = b.tokenGate(scoreType(index, out), slots, `regional/${node.name}`);
-      info.tokenGated++;
-    } else {
-      const level = moduleLevel(path, downBlocks);
-      // linear layers outside attentions (time_emb_proj) have no positions: they stay global
-      if (level === undefined || (!conv && !/\.attentions\.\d+\./.test(path))) continue;
-      mask = b.spaceGate(level, conv, scoreType(index, out), slots, `regional/${node.name}`);
-      info.spaceGated++;
+    const dtype = scoreType(index, out);
+    const token = /\.attn2\.to_[kv]$/.test(path);
+    const level = token ? undefined : moduleLevel(path, downBlocks);
+    // linear layers outside attentions (time_emb_proj) have no positions: they stay global
+    if (!token && (level === undefined || (!conv && !/\.attentions\.\d+\./.test(path)))) continue;
+    if (token) info.tokenGated++;
+    else info.spaceGated++;
+    const gather = index.producer.get(node.input?.[1] ?? '');
+    const view = gatherGateView(gather, slots);
+    if (gather && view && (view === 'conv') === conv && !(token && conv)) {
+      const masked = token ? b.maskedTokenGate(dtype) : b.maskedSpaceGate(level as number, conv, dtype);
+      replaced.set(gather, { ...gather, input: [masked, ...(gather.input ?? []).slice(1)] });
+      continue;
     }
+    const mask = token ? b.tokenGate(dtype, slots, `regional/${node.name}`) : b.spaceGate(level as number, conv, dtype, slots, `regional/${node.name}`);
     const pre = claimName(index, `${out}_pre_region`);
     replaced.set(node, { ...node, output: [pre] });
     after.set(node, [...b.take(), makeNode('Mul', [pre, mask], [out], `regional/${node.name}/masked`)]);
@@ -208,7 +220,6 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
     if (level === undefined || !normLevels.includes(level) || flatten?.opType !== 'Reshape' || back.length !== 1 || back[0].opType !== 'Reshape' || !groups || !shift) continue;
     // the exporter's GroupNorm: scale ones and bias zeros per group (the affine part follows)
     if (!tensorFloat32(groups).every((v) => v === 1) || !tensorFloat32(shift).every((v) => v === 0)) continue;
-    const x = flatten.input?.[0] ?? '';
     const out = back[0].output?.[0] ?? '';
     // the channel count, from the affine part's scale [C, 1, 1] that follows
     const affine = (index.consumers.get(out) ?? []).find((c) => c.opType === 'Mul');
@@ -216,10 +227,13 @@ export function addRegionalAttention(model: ModelProto, options: RegionalRewrite
     const channels = gamma ? tensorDims(gamma)[0] : 0;
     const G = tensorDims(groups)[0];
     if (!channels || channels % G !== 0) continue;
-    const pre = claimName(index, `${out}_pre_region`);
-    b.regionNorm(level, { x, shape: back[0].input?.[1] ?? '', normed: pre, out, channels, groups: G, epsilon: attrFloat(node, 'epsilon', 1e-5), dtype: scoreType(index, x), prefix: `regional/${path}/norm` });
-    replaced.set(back[0], { ...back[0], output: [pre] });
-    after.set(back[0], b.take());
+    const grouped = node.input?.[0] ?? '';
+    const ungrouped = flatten.input ?? [];
+    const normed = node.output?.[0] ?? '';
+    const pre = claimName(index, `${normed}_pre_region`);
+    b.regionNorm(level, { grouped, ungrouped: [ungrouped[0] ?? '', ungrouped[1] ?? ''], normed: pre, out: normed, perGroup: channels / G, epsilon: attrFloat(node, 'epsilon', 1e-5), dtype: scoreType(index, grouped), prefix: `regional/${path}/norm` });
+    replaced.set(node, { ...node, output: [pre] });
+    after.set(node, b.take());
     info.regionNorms++;
   }
 
@@ -268,6 +282,20 @@ function scoreType(index: GraphIndex, tensor: string): number {
     if (c?.dataType) return c.dataType;
   }
   return DataType.FLOAT;
+}
+
+/**
+ * The layout of the shared gate view a branch's gate Gather reads (onnx/branches.ts): 'conv' for
+ * [B, R, 1, 1] (axis 1), 'linear' for [B, 1, R] (axis 2); undefined for any other form.
+ */
+function gatherGateView(gather: NodeProto | undefined, slots: string): 'conv' | 'linear' | undefined {
+  if (gather?.opType !== 'Gather' || gather.input?.[1] !== slots) return undefined;
+  const axis = (gather.attribute ?? []).find((a) => a.name === 'axis');
+  const source = gather.input?.[0] ?? '';
+  const axisValue = toNumber(axis?.i);
+  if (/^lora\.gate\.conv(\.fp16)?$/.test(source) && axisValue === 1) return 'conv';
+  if (/^lora\.gate\.rank3(\.fp16)?$/.test(source) && axisValue === 2) return 'linear';
+  return undefined;
 }
 
 /** Whether a compute type is float16 (else float32); any other type is refused. */
@@ -405,39 +433,102 @@ class Builder {
     return this.typed(bias, dtype);
   }
 
-  /** a branch's [1, r, h, w] (conv) or [Q, r] (linear) space mask: its slots' columns */
-  spaceGate(level: number, conv: boolean, dtype: number, slots: string, prefix: string): string {
+  /** the level's LoRA space mask: [1, R, h, w] for convs, [h w, R] for linears, in the compute type */
+  private spaceSource(level: number, conv: boolean, dtype: number): string {
     this.spaces.add(level);
     const space = this.input(regionalSpaceInput(level), [1, 'lora_total_rank', `regional_h.${level}`, `regional_w.${level}`]);
-    const source = conv
-      ? this.typed(space, dtype)
-      : this.typed(
-          this.once(`spaceLinear:${level}`, () => {
-            // [1, R, h, w] -> [R, h w] -> [h w, R]: Flatten, not Reshape(-1), since R may be 0
-            const flat = this.node('Flatten', [space], this.name(`regional.space_flat.${level}`), [intAttr('axis', 2)]);
-            return this.node('Transpose', [flat], this.name(`regional.space_linear.${level}`), [intsAttr('perm', [1, 0])]);
-          }),
-          dtype,
-        );
+    if (conv) return this.typed(space, dtype);
+    return this.typed(
+      this.once(`spaceLinear:${level}`, () => {
+        // [1, R, h, w] -> [R, h w] -> [h w, R]: Flatten, not Reshape(-1), since R may be 0
+        const flat = this.node('Flatten', [space], this.name(`regional.space_flat.${level}`), [intAttr('axis', 2)]);
+        return this.node('Transpose', [flat], this.name(`regional.space_linear.${level}`), [intsAttr('perm', [1, 0])]);
+      }),
+      dtype,
+    );
+  }
+
+  /** the LoRA gate [B, R] in the compute type, as [B, R, 1, 1] (conv) or [B, 1, R] (linear) */
+  private gateView(conv: boolean, dtype: number): string {
+    const gate = this.typed(LORA_GATE_INPUT, dtype);
+    return this.once(`gateView:${conv}:${dtype}`, () => {
+      if (conv) return this.node('Reshape', [gate, this.constI('gate_conv', [0, -1, 1, 1])], this.name('regional.gate_conv'));
+      const [inputs, attrs] = this.withAxes(gate, [1], 13);
+      return this.node('Unsqueeze', inputs, this.name('regional.gate_linear'), attrs);
+    });
+  }
+
+  /**
+   * The LoRA gate times the level's space mask, [B, R, h, w] (conv) or [B, h w, R] (linear): a
+   * branch gathers its columns from it in place of the plain gate view (one Mul per level and
+   * layout, no node per branch; with masks of ones it is the gate itself, bit for bit).
+   */
+  maskedSpaceGate(level: number, conv: boolean, dtype: number): string {
+    return this.once(`maskedSpace:${level}:${conv}:${dtype}`, () =>
+      this.node('Mul', [this.gateView(conv, dtype), this.spaceSource(level, conv, dtype)], this.name(`regional.gate_space.${level}${conv ? '' : '.linear'}`)),
+    );
+  }
+
+  /** The LoRA gate times the token gate, [B, K, R], for the attn2 to_k / to_v branches (as above). */
+  maskedTokenGate(dtype: number): string {
+    return this.once(`maskedTokens:${dtype}`, () => {
+      const tokenGate = this.typed(this.input(REGIONAL_TOKEN_GATE, [1, 'tokens', 'lora_total_rank']), dtype);
+      return this.node('Mul', [this.gateView(false, dtype), tokenGate], this.name('regional.gate_tokens'));
+    });
+  }
+
+  /** a branch's [1, r, h, w] (conv) or [Q, r] (linear) space mask: its slots' columns */
+  spaceGate(level: number, conv: boolean, dtype: number, slots: string, prefix: string): string {
+    const source = this.spaceSource(level, conv, dtype);
     const out = claimName(this.index, `${prefix}/space_mask`);
     this.pending.push(makeNode('Gather', [source, slots], [out], out, [intAttr('axis', 1)]));
     return out;
   }
 
   /**
-   * A group normalisation whose statistics come per region: for every box slot s of the level's
-   * map M [1, Q, S] the mean and variance of each group over the positions of s and of the
-   * background (slot 0), for the background over its own, given back to the positions of s;
-   * `regional.norm` 0 selects the exporter's normalisation itself (Where), so the graph is then
-   * exactly the original. Matrix products throughout, few nodes (on a small UNet each node's
-   * dispatch costs more than its arithmetic); A = M + M[:, :, 0]:
-   *   per slot        x [N, C, Q] @ (A / count) [1, Q, S]   -> [N, C, S]
-   *   per group       group mean [C, C] @ that               -> [N, C, S]
-   *   per position    that @ M^T [1, S, Q]                   -> [N, C, Q]
+   * A group normalisation whose statistics come per region, built on the exporter's grouped
+   * tensor g [N, G, (C / G) Q] (its Reshape before InstanceNormalization; channel-major within a
+   * group): for every slot s of the level's map M [1, Q, S] the mean and variance of each group
+   * over the positions of s and of the background (slot 0), for the background over its own,
+   * given back to the positions of s. `regional.norm` 0 selects the exporter's normalisation
+   * itself (Where), so the graph is then exactly the original. Few nodes (on a small UNet each
+   * node's dispatch costs more than its arithmetic); A = M + M[:, :, 0], each column over its
+   * count, tiled C / G times along the positions (and / (C / G)), so one product averages a slot
+   * over its positions and the group's channels at once:
+   *   per slot        g @ A_g [1, (C/G) Q, S]               -> mean, E[g^2]: [N, G, S]
+   *   variance        E[g^2] - mean^2 (float32; the statistics of a GroupNorm input, whose mean
+   *                   is not large against its spread)
+   *   per position    mean, rstd @ M_g^T [1, S, (C/G) Q]     -> (g - mean) * rstd
    */
-  regionNorm(level: number, n: { x: string; shape: string; normed: string; out: string; channels: number; groups: number; epsilon: number; dtype: number; prefix: string }): void {
+  regionNorm(level: number, n: { grouped: string; ungrouped: [string, string]; normed: string; out: string; perGroup: number; epsilon: number; dtype: number; prefix: string }): void {
+    const { average, spread } = this.groupedMaps(level, n.perGroup);
+    const on = this.once('normOn', () => this.node('Cast', [this.input(REGIONAL_NORM, [1])], this.name('regional.norm_on'), [intAttr('to', DataType.BOOL)]));
+    const p: NormNode = (op, inputs, suffix, attrs = []) => {
+      const out = claimName(this.index, `${n.prefix}/${suffix}`);
+      this.pending.push(makeNode(op, inputs, [out], out, attrs));
+      return out;
+    };
+    const half = isHalf(n.dtype);
+    // statistics in float32 (squares of fp16 activations summed over a region overflow)
+    const g = half ? p('Reshape', [p('Cast', [n.ungrouped[0]], 'x_f32', [intAttr('to', DataType.FLOAT)]), n.ungrouped[1]], 'grouped_f32') : n.grouped;
+    const mean = p('MatMul', [g, average], 'mean');
+    const meanSquare = p('MatMul', [p('Mul', [g, g], 'square'), average], 'mean_square');
+    const variance = p('Sub', [meanSquare, p('Mul', [mean, mean], 'square_mean')], 'variance');
+    const rstd = p('Pow', [p('Add', [variance, this.constF(`eps.${n.epsilon}`, n.epsilon)], 'variance_eps'), this.constF('minus_half', -0.5)], 'rstd');
+    const centred = p('Sub', [g, p('MatMul', [mean, spread], 'mean_pos')], 'centred');
+    const byRegion32 = p('Mul', [centred, p('MatMul', [rstd, spread], 'rstd_pos')], 'by_region');
+    const byRegion = half ? p('Cast', [byRegion32], 'by_region_f16', [intAttr('to', DataType.FLOAT16)]) : byRegion32;
+    this.pending.push(makeNode('Where', [on, byRegion, n.normed], [n.out], `${n.prefix}/out`));
+  }
+
+  /**
+   * A level's maps for grouped tensors with `perGroup` channels per group, once per (level,
+   * perGroup): `average` [1, perGroup Q, S], column s the weights of slot s's statistics
+   * (A = M + M[:, :, 0] over its count, tiled and / perGroup), and `spread` [1, S, perGroup Q],
+   * M^T tiled (each position's own slot).
+   */
+  private groupedMaps(level: number, perGroup: number): { average: string; spread: string } {
     const map = this.map(level);
-    const mapT = this.once(`mapT:${level}`, () => this.transposeLast(map, `regional.map_t.${level}`));
     // a box's statistics come from the box and the background, the background's from itself:
     // A = M + M[:, :, 0] (column 0 becomes 2 M0, which averages like M0), then each column / its count
     const average = this.once(`average:${level}`, () => {
@@ -448,55 +539,15 @@ class Builder {
       const count = this.node('Max', [sum, this.constF('one', 1)], this.name(`regional.count.${level}`));
       return this.node('Div', [withBackground, count], this.name(`regional.map_mean.${level}`));
     });
-    const groupMean = this.onceGroupMean(n.channels, n.groups);
-    const on = this.once('normOn', () => this.node('Cast', [this.input(REGIONAL_NORM, [1])], this.name('regional.norm_on'), [intAttr('to', DataType.BOOL)]));
-    const p: NormNode = (op, inputs, suffix, attrs = []) => {
-      const out = claimName(this.index, `${n.prefix}/${suffix}`);
-      this.pending.push(makeNode(op, inputs, [out], out, attrs));
-      return out;
-    };
-    const half = isHalf(n.dtype);
-    // statistics in float32 (squares of fp16 activations summed over a region overflow)
-    const x = half ? p('Cast', [n.x], 'x_f32', [intAttr('to', DataType.FLOAT)]) : n.x;
-    const flat = p('Reshape', [x, this.constI('flat_cq', [0, 0, -1])], 'flat'); // [N, C, Q]
-    // per slot and channel, averaged over the channel's group: the mean, then the variance of the
-    // values centred by each slot's mean (a box's positions overlap the background's, so each
-    // slot centres them itself: [N, C, S, Q], S <= 9 at a coarse level)
-    const mean = p('MatMul', [groupMean, p('MatMul', [flat, average], 'mean_slot')], 'mean_group');
-    const averageT = this.once(`averageT:${level}`, () => {
-      const [inputs, attrs] = this.withAxes(this.transposeLast(average, `regional.map_mean_t.${level}`), [1], 13);
-      return this.node('Unsqueeze', inputs, this.name(`regional.map_mean_t4.${level}`), attrs);
+    const tiledAverage = this.once(`average:${level}:${perGroup}`, () => {
+      const tiled = this.node('Tile', [average, this.constI(`tile_rows.${perGroup}`, [1, perGroup, 1])], this.name(`regional.map_mean_tiled.${level}.${perGroup}`));
+      return this.node('Mul', [tiled, this.constF(`inv.${perGroup}`, 1 / perGroup)], this.name(`regional.group_average.${level}.${perGroup}`));
     });
-    const byAxes = (op: string, t: string, axis: number, suffix: string, attrs: Attributes = []) => {
-      const [inputs, all] = this.withAxes(t, [axis], 13, attrs);
-      return p(op, inputs, suffix, all);
-    };
-    const apart = p('Sub', [byAxes('Unsqueeze', flat, 2, 'flat_per_slot'), byAxes('Unsqueeze', mean, 3, 'mean_per_slot')], 'centred_slot');
-    const weighted = p('Mul', [p('Mul', [apart, apart], 'square_slot'), averageT], 'square_weighted');
-    const perSlot = byAxes('ReduceSum', weighted, 3, 'var_slot', [intAttr('keepdims', 0)]);
-    const variance = p('MatMul', [groupMean, perSlot], 'var_group');
-    // back at every position: its own slot's statistics
-    const centred = p('Sub', [flat, p('MatMul', [mean, mapT], 'mean_pos')], 'centred');
-    const rstd = p('Pow', [p('Add', [variance, this.constF(`eps.${n.epsilon}`, n.epsilon)], 'var_eps'), this.constF('minus_half', -0.5)], 'rstd_group');
-    const scaled = p('Mul', [centred, p('MatMul', [rstd, mapT], 'rstd_pos')], 'scaled');
-    const byRegion32 = p('Reshape', [scaled, n.shape], 'by_region');
-    const byRegion = half ? p('Cast', [byRegion32], 'by_region_f16', [intAttr('to', DataType.FLOAT16)]) : byRegion32;
-    this.pending.push(makeNode('Where', [on, byRegion, n.normed], [n.out], `${n.prefix}/out`));
-  }
-
-  /** [C, C]: the mean over each channel's group of channels (block diagonal, 1 / (C / G)), once per (C, G) */
-  private onceGroupMean(C: number, G: number): string {
-    return this.once(`groupMean:${C}x${G}`, () => {
-      const name = this.name(`regional.const.group_mean.${C}x${G}`);
-      const size = C / G;
-      const data = new Float32Array(C * C);
-      for (let c = 0; c < C; c++) {
-        const first = Math.floor(c / size) * size;
-        data.fill(1 / size, c * C + first, c * C + first + size);
-      }
-      this.initializers.push(float32Tensor(name, [C, C], data));
-      return name;
+    const spread = this.once(`spread:${level}:${perGroup}`, () => {
+      const mapT = this.once(`mapT:${level}`, () => this.transposeLast(map, `regional.map_t.${level}`));
+      return this.node('Tile', [mapT, this.constI(`tile_columns.${perGroup}`, [1, 1, perGroup])], this.name(`regional.group_spread.${level}.${perGroup}`));
     });
+    return { average: tiledAverage, spread };
   }
 
   /** a to_k / to_v branch's [1, K, r] token mask */

@@ -12,7 +12,7 @@ import { type GenerationSettings, samplerRecord } from './settings';
  * methods run included): `--from` warns when an image was made by another one
  * (docs/image-metadata.md lists what each changed).
  */
-export const ENGINE_VERSION = '0.2.2';
+export const ENGINE_VERSION = '0.2.3';
 
 export interface RecordLora {
   name: string;
