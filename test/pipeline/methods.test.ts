@@ -23,6 +23,7 @@ import {
   type UnetRequest,
 } from '../../src/engine/pipeline';
 import { resolveSettings } from '../../src/engine/pipeline/settings';
+import { encodePairs } from '../../src/engine/pipeline/txt2img';
 import { bandWeights, blendBands, gaussianLowPass, SpectralComposite } from '../../src/engine/pipeline/spectral-composite';
 import { makeTmpDir, testModelDir } from './helpers';
 
@@ -213,6 +214,33 @@ describe('methods on the demo model', () => {
   afterAll(tmp.cleanup);
   const MODEL = testModelDir();
   const loras = ['zorb', 'hat', 'hatching'].map((n) => join(MODEL, 'loras', `${n}.safetensors`));
+
+  it('region prompts encode in one text-encoder batch, each row with its own LoRA weights, as one call each would', async () => {
+    const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
+    try {
+      await model.useLoras(loras);
+      // the second request is two windows long (BREAK): its negative is padded to two as well
+      const requests = [
+        { prompt: 'zorb on the left', negative: 'blurry', weights: [1, 0, 0.5] },
+        { prompt: 'hatz on the right BREAK (hatchy:1.3)', negative: '', weights: [0, 1, 0.5] },
+        { prompt: 'gray background', negative: '', weights: [0, 0, 0] },
+      ];
+      const batched = await encodePairs(model, requests);
+      expect(batched.map((t) => t.dims[1])).toEqual([77, 154, 77]);
+      for (const [i, r] of requests.entries()) {
+        const [alone] = await encodePairs(model, [r]);
+        expect(alone.dims).toEqual(batched[i].dims);
+        let maxDiff = 0;
+        for (let j = 0; j < alone.data.length; j++) maxDiff = Math.max(maxDiff, Math.abs(alone.data[j] - batched[i].data[j]));
+        expect(maxDiff).toBeLessThan(1e-5);
+      }
+      // and the rows' weights matter: the first prompt with the third's weights differs
+      const [other] = await encodePairs(model, [{ ...requests[0], weights: [0, 0, 0] }]);
+      expect(Math.max(...other.data.map((v, j) => Math.abs(v - batched[0].data[j])))).toBeGreaterThan(1e-3);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
 
   it('Composite as one batched call equals one call per LoRA; the step log counts N full passes a step', async () => {
     const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });

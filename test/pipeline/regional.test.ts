@@ -1,6 +1,6 @@
 /** Regional composition: region checks, context layout, latent re-initialisation, both methods' calls. */
 import { describe, expect, it } from 'vitest';
-import type { UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
+import type { PromptRequest, UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
 import { checkRegions, concatContexts, MAX_REGIONS, matchMoments, moveWindow, Regional, RegionalPasses, regionMasks, type RegionSpec } from '../../src/engine/pipeline/regional';
 import { findMethod, recordedMethodOptions, resolveMethodOptions } from '../../src/engine/pipeline/methods';
 
@@ -75,12 +75,16 @@ function recordingUnet(plane: number, calls: UnetRequest[]) {
 
 const context = (seq: number, value: number) => ({ data: new Float32Array(2 * seq * 3).fill(value), dims: [2, seq, 3] });
 
-function setup(encoded: number[][]) {
+function setup(encoded: number[][], encodeCalls: number[] = []) {
   return {
     context: context(77, 0),
-    encode: async (_p: string, _n: string, weights: readonly number[]) => {
-      encoded.push([...weights]);
-      return context(77, encoded.length);
+    // every region in one call
+    encode: async (requests: readonly PromptRequest[]) => {
+      encodeCalls.push(requests.length);
+      return requests.map((r) => {
+        encoded.push([...r.weights]);
+        return context(77, encoded.length);
+      });
     },
     latents: new Float32Array(4 * 4 * 4),
     latentDims: [1, 4, 4, 4],
@@ -96,9 +100,11 @@ describe('Regional', () => {
     const method = new Regional([0.8, 1, 0.5], [-1, 0, 1], [LEFT, RIGHT], { isolation: true, gate: true, reinit: false, norm: true });
     expect(method.promptWeights()).toEqual([0.8, 0, 0]);
     const encoded: number[][] = [];
+    const encodeCalls: number[] = [];
     method.begin();
-    expect(await method.prepare(setup(encoded))).toBeUndefined();
+    expect(await method.prepare(setup(encoded, encodeCalls))).toBeUndefined();
     expect(encoded).toEqual([[0.8, 1, 0], [0.8, 0, 0.5]]);
+    expect(encodeCalls).toEqual([2]);
     const calls: UnetRequest[] = [];
     const step = await method.predict(0, 10, recordingUnet(16, calls));
     expect(calls).toHaveLength(1);

@@ -327,12 +327,14 @@ export class Model {
 
   /**
    * Text encoder: token windows [batch, maxLength] -> last hidden state [batch, maxLength, C].
-   * `embeddingRows`: the rows placeholder ids stand for (useEmbeddings), [rows * width].
+   * `weights`: one set for every row, or one per row. `embeddingRows`: the rows placeholder ids
+   * stand for (useEmbeddings), [rows * width].
    */
-  async encodeText(ids: IntTensor, weights: LoraWeights = NO_LORA, embeddingRows?: Float32Array): Promise<FloatTensor> {
+  async encodeText(ids: IntTensor, weights: LoraWeights | readonly LoraWeights[] = NO_LORA, embeddingRows?: Float32Array): Promise<FloatTensor> {
     const s = await this.session('text_encoder');
     const batch = ids.dims[0];
-    const rows = Array.from({ length: batch }, () => weights);
+    const rows = isRowList(weights) ? weights : Array.from({ length: batch }, () => weights as LoraWeights);
+    if (rows.length !== batch) throw new RangeError(`LoRA weights for ${rows.length} rows, batch has ${batch}`);
     const feeds: Record<string, Feed> = { input_ids: ids, ...this.loraFeeds('text_encoder', s, rows) };
     if (s.inputs.has(EXTRA_ROWS_INPUT)) {
       if (!this.tokenTable) throw new RangeError('the text encoder takes embedding rows but its token table is unknown');

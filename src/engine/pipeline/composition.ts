@@ -62,12 +62,22 @@ export interface MethodStep {
   refreshed?: readonly number[];
 }
 
+/** A prompt, its negative and the LoRA weights it is encoded with (a region's). */
+export interface PromptRequest {
+  prompt: string;
+  negative: string;
+  weights: LoraWeights;
+}
+
 /** What a method may do once per image, before the first step (regional composition). */
 export interface MethodSetup {
   /** the prompt's context as the loop encoded it: [2, seq, C'], uncond row first */
   context: FloatTensor;
-  /** encodes a prompt and its negative with these LoRA weights, as the loop does: [2, 77 n, C'] */
-  encode(prompt: string, negative: string, weights: LoraWeights): Promise<FloatTensor>;
+  /**
+   * Encodes prompts, each with its negative and its LoRA weights, as the loop does, in one
+   * text-encoder call: one [2, 77 n, C'] context per request, in order
+   */
+  encode(requests: readonly PromptRequest[]): Promise<FloatTensor[]>;
   /** the seeded initial latent [C, h, w] (already scaled by the scheduler's init sigma) */
   latents: Float32Array;
   /** [1, C, h, w] */

@@ -17,7 +17,7 @@ import { ChordError } from '../errors';
 import type { LoraWeights } from '../model/model';
 import { rasterSpan, regionIds, type RegionalLayout, type RegionBox } from '../model/regional-pass';
 import type { FloatTensor } from '../tensor';
-import type { CompositionMethod, MethodSetup, MethodStep, NoisePrediction, UnetCall } from './composition';
+import type { CompositionMethod, MethodSetup, MethodStep, NoisePrediction, PromptRequest, UnetCall } from './composition';
 
 /** The most regions one image may have. */
 export const MAX_REGIONS = 8;
@@ -66,6 +66,11 @@ function weightsFor(weights: LoraWeights, loraRegion: readonly number[], region:
   return weights.map((w, k) => (loraRegion[k] === -1 || loraRegion[k] === region ? w : 0));
 }
 
+/** Each region's prompt and negative, encoded with the global LoRAs and the region's own. */
+function regionPrompts(regions: readonly RegionSpec[], weights: LoraWeights, loraRegion: readonly number[]): PromptRequest[] {
+  return regions.map((region, r) => ({ prompt: region.prompt, negative: region.negative, weights: weightsFor(weights, loraRegion, r) }));
+}
+
 /** Rows of a [2, seq, C] context, one after another along the tokens. */
 export function concatContexts(parts: readonly FloatTensor[]): FloatTensor {
   const width = parts[0].dims[2];
@@ -109,14 +114,8 @@ export class Regional implements CompositionMethod {
 
   async prepare(setup: MethodSetup): Promise<Float32Array | undefined> {
     await setup.model.useRegional();
-    const parts = [setup.context];
-    const owner: number[] = new Array<number>(setup.context.dims[1]).fill(0);
-    for (let r = 0; r < this.regions.length; r++) {
-      const region = this.regions[r];
-      const encoded = await setup.encode(region.prompt, region.negative, weightsFor(this.weights, this.loraRegion, r));
-      parts.push(encoded);
-      for (let t = 0; t < encoded.dims[1]; t++) owner.push(r + 1);
-    }
+    const parts = [setup.context, ...(await setup.encode(regionPrompts(this.regions, this.weights, this.loraRegion)))];
+    const owner: number[] = parts.flatMap((part, r) => new Array<number>(part.dims[1]).fill(r));
     const layout: RegionalLayout = {
       boxes: this.regions.map((r) => r.box),
       tokenOwner: owner,
@@ -282,11 +281,7 @@ export class RegionalPasses implements CompositionMethod {
   }
 
   async prepare(setup: MethodSetup): Promise<undefined> {
-    const contexts = [setup.context];
-    for (let r = 0; r < this.regions.length; r++) {
-      contexts.push(await setup.encode(this.regions[r].prompt, this.regions[r].negative, weightsFor(this.weights, this.loraRegion, r)));
-    }
-    this.contexts = contexts;
+    this.contexts = [setup.context, ...(await setup.encode(regionPrompts(this.regions, this.weights, this.loraRegion)))];
     const [, , h, w] = setup.latentDims;
     this.masks = regionMasks(this.regions.map((r) => r.box), h, w);
     return undefined;

@@ -22,7 +22,7 @@ import { planarToRgbBytes, scale, type FloatTensor } from '../tensor';
 import type { PromptEmbeddings } from '../embeddings/prompt';
 import { applyEmphasis, promptWindows } from '../prompt/windows';
 import { emptyWindow } from '../tokenizer';
-import type { CompositionMethod } from './composition';
+import type { CompositionMethod, PromptRequest } from './composition';
 import { assertFiniteImage, assertFiniteStep } from './finite';
 import { guide } from './guidance';
 import { unetCall, unetRowsPerCall } from './unet-call';
@@ -125,7 +125,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
     t = performance.now();
     const replaced = await method.prepare({
       context,
-      encode: (prompt, negativePrompt, weights) => encodePair(model, prompt, negativePrompt, weights, embeddings),
+      encode: (requests) => encodePairs(model, requests, embeddings),
       latents,
       latentDims,
       timestep: scheduler.timesteps[0],
@@ -204,9 +204,34 @@ async function encodeTokenized(model: Model, pair: TokenizedPair, weights: reado
   return { data: hidden.data, dims: [2, pair.windows * tokenizer.maxLength, width] };
 }
 
-/** A prompt and its negative as one CFG context [2, 77 n, C'], uncond row first, as steps 1 and 2 make it (regional prompts). */
-export async function encodePair(model: Model, prompt: string, negativePrompt: string, weights: readonly number[], embeddings?: PromptEmbeddings): Promise<FloatTensor> {
-  return encodeTokenized(model, tokenizePair(model.tokenizer, prompt, negativePrompt, embeddings), weights, embeddings);
+/**
+ * Prompts and their negatives, each with its own LoRA weights, as CFG contexts [2, 77 n, C']
+ * (uncond row first), as steps 1 and 2 make them (regional prompts): one text-encoder batch for
+ * all of them, each row with its request's LoRA weights.
+ */
+export async function encodePairs(model: Model, requests: readonly PromptRequest[], embeddings?: PromptEmbeddings): Promise<FloatTensor[]> {
+  if (requests.length === 0) return [];
+  const { tokenizer } = model;
+  const pairs = requests.map((r) => tokenizePair(tokenizer, r.prompt, r.negative, embeddings));
+  const rows = pairs.reduce((n, p) => n + 2 * p.windows, 0);
+  const ids = new Int32Array(rows * tokenizer.maxLength);
+  const rowWeights: (readonly number[])[] = [];
+  let offset = 0;
+  pairs.forEach((p, i) => {
+    ids.set(p.ids, offset);
+    offset += p.ids.length;
+    for (let row = 0; row < 2 * p.windows; row++) rowWeights.push(requests[i].weights);
+  });
+  const hidden = await model.encodeText({ data: ids, dims: [rows, tokenizer.maxLength] }, rowWeights, embeddings?.rows);
+  const width = hidden.dims[2];
+  const windowSize = tokenizer.maxLength * width;
+  let window = 0;
+  return pairs.map((p) => {
+    const data = hidden.data.slice(window * windowSize, (window + 2 * p.windows) * windowSize);
+    p.weights.forEach((w, i) => applyEmphasis(data.subarray(i * windowSize, (i + 1) * windowSize), w));
+    window += 2 * p.windows;
+    return { data, dims: [2, p.windows * tokenizer.maxLength, width] };
+  });
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {
