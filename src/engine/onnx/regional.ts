@@ -293,10 +293,14 @@ function gatherGateView(gather: NodeProto | undefined, slots: string): 'conv' | 
   const axis = (gather.attribute ?? []).find((a) => a.name === 'axis');
   const source = gather.input?.[0] ?? '';
   const axisValue = toNumber(axis?.i);
-  if (/^lora\.gate\.conv(\.fp16)?$/.test(source) && axisValue === 1) return 'conv';
-  if (/^lora\.gate\.rank3(\.fp16)?$/.test(source) && axisValue === 2) return 'linear';
+  const view = GATE_VIEW.exec(source)?.[1];
+  if (view === 'conv' && axisValue === 1) return 'conv';
+  if (view === 'rank3' && axisValue === 2) return 'linear';
   return undefined;
 }
+
+/** the names branches.ts gives its shared gate views (`lora.gate.conv`, `lora.gate.rank3`, + `.fp16`) */
+const GATE_VIEW = new RegExp(`^${LORA_GATE_INPUT.replace('.', '\\.')}\\.(conv|rank3)(?:\\.fp16)?$`);
 
 /** Whether a compute type is float16 (else float32); any other type is refused. */
 function isHalf(dtype: number): boolean {
@@ -509,7 +513,9 @@ class Builder {
       return out;
     };
     const half = isHalf(n.dtype);
-    // statistics in float32 (squares of fp16 activations summed over a region overflow)
+    // statistics in float32 (squares of fp16 activations summed over a region overflow); the Cast
+    // reads the ungrouped input, since a Cast of the grouped tensor changed how ONNX Runtime runs
+    // the exporter's own fp16 normalisation (its output moved; test/onnx/regional.test.ts)
     const g = half ? p('Reshape', [p('Cast', [n.ungrouped[0]], 'x_f32', [intAttr('to', DataType.FLOAT)]), n.ungrouped[1]], 'grouped_f32') : n.grouped;
     const mean = p('MatMul', [g, average], 'mean');
     const meanSquare = p('MatMul', [p('Mul', [g, g], 'square'), average], 'mean_square');
