@@ -24,6 +24,7 @@ import {
 } from '../../src/engine/pipeline';
 import { resolveSettings } from '../../src/engine/pipeline/settings';
 import { encodePairs } from '../../src/engine/pipeline/txt2img';
+import { Regional } from '../../src/engine/pipeline/regional';
 import { bandWeights, blendBands, gaussianLowPass, SpectralComposite } from '../../src/engine/pipeline/spectral-composite';
 import { makeTmpDir, testModelDir } from './helpers';
 
@@ -237,6 +238,30 @@ describe('methods on the demo model', () => {
       // and the rows' weights matter: the first prompt with the third's weights differs
       const [other] = await encodePairs(model, [{ ...requests[0], weights: [0, 0, 0] }]);
       expect(Math.max(...other.data.map((v, j) => Math.abs(v - batched[0].data[j])))).toBeGreaterThan(1e-3);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
+
+  it('a regional image encodes its prompt and every region prompt in one text-encoder call', async () => {
+    const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
+    try {
+      await model.useLoras(['zorb', 'quill'].map((n) => join(MODEL, 'loras', `${n}.safetensors`)));
+      const calls: number[][] = [];
+      const encodeText = model.encodeText.bind(model);
+      model.encodeText = (ids, weights, rows) => {
+        calls.push([ids.dims[0], ...(weights as readonly (readonly number[])[]).map((w) => w.length)]);
+        return encodeText(ids, weights, rows);
+      };
+      const regions = [
+        { box: { x0: 0, y0: 0, x1: 0.5, y1: 1 }, prompt: 'zorb on the left', negative: '' },
+        { box: { x0: 0.5, y0: 0, x1: 1, y1: 1 }, prompt: 'quill on the right', negative: 'blurry' },
+      ];
+      const method = new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: false, norm: true });
+      const settings = resolveSettings({ prompt: 'gray background', seed: 1, steps: 2, sampler: 'ddim', cfg: 5 }, model.folder);
+      await txt2img(model, settings, { method });
+      // 3 prompts x (negative, prompt) rows, each row with both LoRAs' weights
+      expect(calls).toEqual([[6, 2, 2, 2, 2, 2, 2]]);
     } finally {
       await model.release();
     }

@@ -1,6 +1,6 @@
 /** Regional composition: region checks, context layout, latent re-initialisation, both methods' calls. */
 import { describe, expect, it } from 'vitest';
-import type { PromptRequest, UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
+import type { UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
 import { checkRegions, concatContexts, MAX_REGIONS, matchMoments, moveWindow, Regional, RegionalPasses, regionMasks, type RegionSpec } from '../../src/engine/pipeline/regional';
 import { findMethod, recordedMethodOptions, resolveMethodOptions } from '../../src/engine/pipeline/methods';
 
@@ -75,17 +75,10 @@ function recordingUnet(plane: number, calls: UnetRequest[]) {
 
 const context = (seq: number, value: number) => ({ data: new Float32Array(2 * seq * 3).fill(value), dims: [2, seq, 3] });
 
-function setup(encoded: number[][], encodeCalls: number[] = []) {
+function setup(regions: number) {
   return {
     context: context(77, 0),
-    // every region in one call
-    encode: async (requests: readonly PromptRequest[]) => {
-      encodeCalls.push(requests.length);
-      return requests.map((r) => {
-        encoded.push([...r.weights]);
-        return context(77, encoded.length);
-      });
-    },
+    prompts: Array.from({ length: regions }, (_, r) => context(77, r + 1)),
     latents: new Float32Array(4 * 4 * 4),
     latentDims: [1, 4, 4, 4],
     timestep: 999,
@@ -99,12 +92,14 @@ describe('Regional', () => {
     // LoRA 0 global, 1 bound to region 0, 2 to region 1
     const method = new Regional([0.8, 1, 0.5], [-1, 0, 1], [LEFT, RIGHT], { isolation: true, gate: true, reinit: false, norm: true });
     expect(method.promptWeights()).toEqual([0.8, 0, 0]);
-    const encoded: number[][] = [];
-    const encodeCalls: number[] = [];
+    // each region's prompt and negative, for the loop to encode with the image's prompt in one call
+    expect(method.prompts().map((r) => [r.prompt, r.negative, [...r.weights]])).toEqual([
+      [LEFT.prompt, LEFT.negative, [0.8, 1, 0]],
+      [RIGHT.prompt, RIGHT.negative, [0.8, 0, 0.5]],
+    ]);
     method.begin();
-    expect(await method.prepare(setup(encoded, encodeCalls))).toBeUndefined();
-    expect(encoded).toEqual([[0.8, 1, 0], [0.8, 0, 0.5]]);
-    expect(encodeCalls).toEqual([2]);
+    await expect(method.prepare(setup(1))).rejects.toThrow(/1 encoded region prompts for 2 regions/);
+    expect(await method.prepare(setup(2))).toBeUndefined();
     const calls: UnetRequest[] = [];
     const step = await method.predict(0, 10, recordingUnet(16, calls));
     expect(calls).toHaveLength(1);
@@ -131,8 +126,8 @@ describe('Regional', () => {
 describe('RegionalPasses', () => {
   it('one pass for the global prompt and one per region, each with its own context, combined by the boxes', async () => {
     const method = new RegionalPasses([1, 1], [0, 1], [LEFT, RIGHT]);
-    const encoded: number[][] = [];
-    await method.prepare(setup(encoded));
+    expect(method.prompts().map((r) => [...r.weights])).toEqual([[1, 0], [0, 1]]);
+    await method.prepare(setup(2));
     const calls: UnetRequest[] = [];
     const step = await method.predict(0, 10, recordingUnet(4 * 16, calls));
     expect(calls[0].configs).toEqual([[0, 0], [1, 0], [0, 1]]);

@@ -73,11 +73,8 @@ export interface PromptRequest {
 export interface MethodSetup {
   /** the prompt's context as the loop encoded it: [2, seq, C'], uncond row first */
   context: FloatTensor;
-  /**
-   * Encodes prompts, each with its negative and its LoRA weights, as the loop does, in one
-   * text-encoder call: one [2, 77 n, C'] context per request, in order
-   */
-  encode(requests: readonly PromptRequest[]): Promise<FloatTensor[]>;
+  /** the method's own prompts (`prompts()`) as the loop encoded them: one [2, 77 n, C'] context each, in order */
+  prompts: readonly FloatTensor[];
   /** the seeded initial latent [C, h, w] (already scaled by the scheduler's init sigma) */
   latents: Float32Array;
   /** [1, C, h, w] */
@@ -99,12 +96,18 @@ export interface CompositionMethod {
   /** LoRA weights while the prompts are encoded */
   promptWeights(): LoraWeights;
   /**
+   * Optional: prompts the method needs besides the image's own (each region's), each with its
+   * negative and LoRA weights. The loop encodes them in the same text-encoder call as the image's
+   * prompt and hands them to `prepare`.
+   */
+  prompts?(): readonly PromptRequest[];
+  /**
    * Called before the first step of every image (a method keeps per-image state, such as caches).
    * `cachedPasses`: whether the UNet can run shallow passes; `latentDims`: [1, C, h, w].
    */
   begin(totalSteps: number, cachedPasses: boolean, latentDims?: readonly number[]): void;
   /**
-   * Optional, once per image before the first step (after `begin`): may encode more prompts and
+   * Optional, once per image before the first step (after `begin`): may use its encoded prompts and
    * return a replacement initial latent (regional composition's latent re-initialisation).
    */
   prepare?(setup: MethodSetup): Promise<Float32Array | undefined>;

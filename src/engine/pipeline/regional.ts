@@ -71,6 +71,12 @@ function regionPrompts(regions: readonly RegionSpec[], weights: LoraWeights, lor
   return regions.map((region, r) => ({ prompt: region.prompt, negative: region.negative, weights: weightsFor(weights, loraRegion, r) }));
 }
 
+/** The global context, then each region's as the loop encoded them (`prompts()`). */
+function withRegionContexts(setup: MethodSetup, regions: number): FloatTensor[] {
+  if (setup.prompts.length !== regions) throw new RangeError(`${setup.prompts.length} encoded region prompts for ${regions} regions`);
+  return [setup.context, ...setup.prompts];
+}
+
 /** Rows of a [2, seq, C] context, one after another along the tokens. */
 export function concatContexts(parts: readonly FloatTensor[]): FloatTensor {
   const width = parts[0].dims[2];
@@ -108,13 +114,17 @@ export class Regional implements CompositionMethod {
     return weightsFor(this.weights, this.loraRegion, undefined);
   }
 
+  prompts(): PromptRequest[] {
+    return regionPrompts(this.regions, this.weights, this.loraRegion);
+  }
+
   begin(): void {
     this.prepared = undefined;
   }
 
   async prepare(setup: MethodSetup): Promise<Float32Array | undefined> {
     await setup.model.useRegional();
-    const parts = [setup.context, ...(await setup.encode(regionPrompts(this.regions, this.weights, this.loraRegion)))];
+    const parts = withRegionContexts(setup, this.regions.length);
     const owner: number[] = parts.flatMap((part, r) => new Array<number>(part.dims[1]).fill(r));
     const layout: RegionalLayout = {
       boxes: this.regions.map((r) => r.box),
@@ -276,12 +286,16 @@ export class RegionalPasses implements CompositionMethod {
     return weightsFor(this.weights, this.loraRegion, undefined);
   }
 
+  prompts(): PromptRequest[] {
+    return regionPrompts(this.regions, this.weights, this.loraRegion);
+  }
+
   begin(): void {
     this.contexts = undefined;
   }
 
   async prepare(setup: MethodSetup): Promise<undefined> {
-    this.contexts = [setup.context, ...(await setup.encode(regionPrompts(this.regions, this.weights, this.loraRegion)))];
+    this.contexts = withRegionContexts(setup, this.regions.length);
     const [, , h, w] = setup.latentDims;
     this.masks = regionMasks(this.regions.map((r) => r.box), h, w);
     return undefined;

@@ -15,7 +15,7 @@
  * Between steps the loop yields to the event loop, reports progress and honours cancellation.
  */
 import { ChordError } from '../errors';
-import type { Model } from '../model/model';
+import type { LoraWeights, Model } from '../model/model';
 import { createScheduler } from '../schedulers';
 import { NoiseGenerator } from '../schedulers/noise';
 import { planarToRgbBytes, scale, type FloatTensor } from '../tensor';
@@ -92,16 +92,21 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
   const timings: StageTimings = { tokenize: 0, textEncoder: 0, unetSteps: [], decode: 0 };
   throwIfCancelled(signal);
 
-  // 1. prompt -> windows; the negative prompt gets as many windows, so both halves batch together
+  // 1. prompt -> windows; the negative prompt gets as many windows, so both halves batch together.
+  //    A method may need more prompts (each region's): they go into the same text-encoder call.
   let t = performance.now();
   const embeddings = options.embeddings;
-  const pair = tokenizePair(tokenizer, settings.prompt, settings.negativePrompt, embeddings);
+  const requests: PromptRequest[] = [
+    { prompt: settings.prompt, negative: settings.negativePrompt, weights: method.promptWeights() },
+    ...(method.prompts?.() ?? []),
+  ];
+  const pairs = requests.map((r) => tokenizePair(tokenizer, r.prompt, r.negative, embeddings));
   timings.tokenize = performance.now() - t;
 
-  // 2. one text-encoder batch [2n, 77] -> [2n, 77, C]; its memory already is [2, 77n, C]:
+  // 2. one text-encoder batch [2n, 77] -> [2n, 77, C] per prompt; its memory already is [2, 77n, C]:
   //    row 0 = uncond (negative windows one after another), row 1 = cond
   t = performance.now();
-  const context = await encodeTokenized(model, pair, method.promptWeights(), embeddings);
+  const [context, ...methodPrompts] = await encodeTokenized(model, pairs, requests.map((r) => r.weights), embeddings);
   timings.textEncoder = performance.now() - t;
 
   // 3. seeded initial noise; ancestral samplers draw their per-step noise from the same stream
@@ -125,7 +130,7 @@ export async function txt2img(model: Model, settings: GenerationSettings, option
     t = performance.now();
     const replaced = await method.prepare({
       context,
-      encode: (requests) => encodePairs(model, requests, embeddings),
+      prompts: methodPrompts,
       latents,
       latentDims,
       timestep: scheduler.timesteps[0],
@@ -194,44 +199,41 @@ function tokenizePair(tokenizer: Model['tokenizer'], prompt: string, negativePro
   return { ids, windows, weights: [...negative.weights, ...positive.weights] };
 }
 
-/** Step 2: the text encoder on both halves, emphasis applied: a CFG context [2, 77 n, C']. */
-async function encodeTokenized(model: Model, pair: TokenizedPair, weights: readonly number[], embeddings?: PromptEmbeddings): Promise<FloatTensor> {
-  const { tokenizer } = model;
-  const hidden = await model.encodeText({ data: pair.ids, dims: [2 * pair.windows, tokenizer.maxLength] }, weights, embeddings?.rows);
-  const width = hidden.dims[2];
-  const windowSize = tokenizer.maxLength * width;
-  pair.weights.forEach((w, i) => applyEmphasis(hidden.data.subarray(i * windowSize, (i + 1) * windowSize), w));
-  return { data: hidden.data, dims: [2, pair.windows * tokenizer.maxLength, width] };
-}
-
 /**
- * Prompts and their negatives, each with its own LoRA weights, as CFG contexts [2, 77 n, C']
- * (uncond row first), as steps 1 and 2 make them (regional prompts): one text-encoder batch for
- * all of them, each row with its request's LoRA weights.
+ * Step 2: the text encoder on both halves of every pair, in one batch, each pair's rows with its
+ * own LoRA weights, emphasis applied: one CFG context [2, 77 n, C'] per pair, in order.
  */
-export async function encodePairs(model: Model, requests: readonly PromptRequest[], embeddings?: PromptEmbeddings): Promise<FloatTensor[]> {
-  if (requests.length === 0) return [];
+async function encodeTokenized(model: Model, pairs: readonly TokenizedPair[], weights: readonly LoraWeights[], embeddings?: PromptEmbeddings): Promise<FloatTensor[]> {
   const { tokenizer } = model;
-  const pairs = requests.map((r) => tokenizePair(tokenizer, r.prompt, r.negative, embeddings));
   const rows = pairs.reduce((n, p) => n + 2 * p.windows, 0);
-  const ids = new Int32Array(rows * tokenizer.maxLength);
-  const rowWeights: (readonly number[])[] = [];
-  let offset = 0;
-  pairs.forEach((p, i) => {
-    ids.set(p.ids, offset);
-    offset += p.ids.length;
-    for (let row = 0; row < 2 * p.windows; row++) rowWeights.push(requests[i].weights);
-  });
+  const ids = pairs.length === 1 ? pairs[0].ids : new Int32Array(rows * tokenizer.maxLength);
+  const rowWeights = pairs.flatMap((p, i) => Array.from({ length: 2 * p.windows }, () => weights[i]));
+  if (pairs.length > 1) {
+    let offset = 0;
+    for (const p of pairs) {
+      ids.set(p.ids, offset);
+      offset += p.ids.length;
+    }
+  }
   const hidden = await model.encodeText({ data: ids, dims: [rows, tokenizer.maxLength] }, rowWeights, embeddings?.rows);
   const width = hidden.dims[2];
   const windowSize = tokenizer.maxLength * width;
   let window = 0;
   return pairs.map((p) => {
-    const data = hidden.data.slice(window * windowSize, (window + 2 * p.windows) * windowSize);
+    const size = 2 * p.windows * windowSize;
+    // one pair keeps the encoder's own buffer; several get their own copies
+    const data = pairs.length === 1 ? hidden.data : hidden.data.slice(window * windowSize, window * windowSize + size);
     p.weights.forEach((w, i) => applyEmphasis(data.subarray(i * windowSize, (i + 1) * windowSize), w));
     window += 2 * p.windows;
     return { data, dims: [2, p.windows * tokenizer.maxLength, width] };
   });
+}
+
+/** Prompts and their negatives, each with its own LoRA weights, encoded as steps 1 and 2 do (one text-encoder call). */
+export function encodePairs(model: Model, requests: readonly PromptRequest[], embeddings?: PromptEmbeddings): Promise<FloatTensor[]> {
+  if (requests.length === 0) return Promise.resolve([]);
+  const pairs = requests.map((r) => tokenizePair(model.tokenizer, r.prompt, r.negative, embeddings));
+  return encodeTokenized(model, pairs, requests.map((r) => r.weights), embeddings);
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {
