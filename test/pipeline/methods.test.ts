@@ -267,6 +267,33 @@ describe('methods on the demo model', () => {
     }
   }, 120_000);
 
+  it('regional feeds are built once per layout: a new layout, or the same boxes given again, gives its own output', async () => {
+    const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
+    try {
+      await model.useLoras(['zorb', 'quill'].map((n) => join(MODEL, 'loras', `${n}.safetensors`)));
+      await model.useRegional();
+      const [c, h, w] = [model.folder.latentChannels, 8, 8];
+      const sample = { data: Float32Array.from({ length: 2 * c * h * w }, (_, i) => Math.sin(i)), dims: [2, c, h, w] };
+      const width = 64;
+      const context = { data: Float32Array.from({ length: 2 * 3 * 77 * width }, (_, i) => Math.cos(i) * 0.5), dims: [2, 3 * 77, width] };
+      const tokenOwner = Array.from({ length: 3 * 77 }, (_, t) => Math.floor(t / 77));
+      const layout = (boxes: { x0: number; y0: number; x1: number; y1: number }[]) => ({ boxes, tokenOwner, loraRegion: [0, 1], isolation: true, gateLoras: true, norm: true });
+      const leftRight = [{ x0: 0, y0: 0, x1: 0.5, y1: 1 }, { x0: 0.5, y0: 0, x1: 1, y1: 1 }];
+      const topBottom = [{ x0: 0, y0: 0, x1: 1, y1: 0.5 }, { x0: 0, y0: 0.5, x1: 1, y1: 1 }];
+      const run = async (l?: ReturnType<typeof layout>) => Buffer.from((await model.runUnet({ sample, timestep: 601, context, loras: [1, 1], regional: l })).eps.buffer);
+      const a = layout(leftRight);
+      const first = await run(a);
+      expect((await run(a)).equals(first)).toBe(true);
+      const other = await run(layout(topBottom));
+      expect(other.equals(first)).toBe(false);
+      expect((await run(layout(leftRight))).equals(first)).toBe(true);
+      expect((await run(undefined)).equals(first)).toBe(false);
+      expect((await run(layout(topBottom))).equals(other)).toBe(true);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
+
   it('Composite as one batched call equals one call per LoRA; the step log counts N full passes a step', async () => {
     const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
     try {

@@ -123,6 +123,11 @@ export class Model {
   /** the UNet runs the regional-attention graph (from the first regional generation on) */
   private regionalInfo: RegionalInfo | undefined;
   private regionalEnabled = false;
+  /**
+   * The last call's regional feeds: every step of an image passes the same layout object, so its
+   * maps and masks are built once per image (and once for all calls without regions)
+   */
+  private regionalFeedMemo?: { info: RegionalInfo; layout: RegionalLayout | undefined; key: string; feeds: Record<string, Feed> };
   private stacks = new Map<ModelPart, LoraStack>();
   private loraCount = 0;
   /** the text encoder runs the graph that takes embedding rows (from the first useEmbeddings on) */
@@ -431,7 +436,15 @@ export class Model {
       if (!this.regionalInfo) throw new ChordError('RUNTIME', `${s.label} has no regional inputs after the rewrite.`);
       const stack = this.stacks.get('unet');
       const [, , h, w] = sample.dims;
-      Object.assign(feeds, regionalFeeds(this.regionalInfo, run.regional, { h, w, tokens: context.dims[1], blocks: stack?.blocks ?? [], totalRank: stack?.totalRank ?? 0 }));
+      const shape = { h, w, tokens: context.dims[1], blocks: stack?.blocks ?? [], totalRank: stack?.totalRank ?? 0 };
+      const key = JSON.stringify(shape);
+      const memo = this.regionalFeedMemo;
+      if (memo && memo.info === this.regionalInfo && memo.layout === run.regional && memo.key === key) Object.assign(feeds, memo.feeds);
+      else {
+        const made = regionalFeeds(this.regionalInfo, run.regional, shape);
+        this.regionalFeedMemo = { info: this.regionalInfo, layout: run.regional, key, feeds: made };
+        Object.assign(feeds, made);
+      }
     }
     const eps = s.outputNames[0];
     const fetch = depth === 'fill' ? [eps, DEEP_FEATURE] : [eps];
