@@ -1,10 +1,11 @@
 /**
  * Regional composition on the demo world (docs/regional.md): two-character scenes (every ordered
  * pair of zorb, quill and mippet; left/right and top/bottom boxes, as halves that tile the image
- * and as framed boxes with background around them; with and without a global LoRA), each method on each scene and seed, scored by the located character detectors. Writes
- * the table and image grids into docs/regional.md.
+ * and as framed boxes with background around them; without a global LoRA, with a background one
+ * (sunset) and with a style one (dots)), each method on each scene and seed, scored by the located
+ * character detectors. Writes the table and image grids into docs/regional.md.
  *
- *   npx tsx bench/regional.ts [--seeds 4] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset]
+ *   npx tsx bench/regional.ts [--seeds 4] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset,dots]
  *                             [--layouts left-right,top-bottom,left-right-framed,top-bottom-framed] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
  *                             [--regional-options isolation=1,gate=1,reinit=1] [--no-doc]
  */
@@ -22,7 +23,7 @@ const SEEDS = Array.from({ length: Number(opt('seeds', '4')) }, (_, i) => i);
 const STEPS = Number(opt('steps', '20'));
 const SAMPLER = opt('sampler', 'ddim');
 const CFG = Number(opt('cfg', '5'));
-const GLOBALS = opt('globals', 'none,sunset').split(',').map((g) => (g === 'none' ? undefined : (g as ConceptName)));
+const GLOBALS = opt('globals', 'none,sunset,dots').split(',').map((g) => (g === 'none' ? undefined : (g as ConceptName)));
 const LAYOUTS = opt('layouts', ALL_LAYOUTS.join(',')).split(',') as Layout[];
 for (const l of LAYOUTS) if (!ALL_LAYOUTS.includes(l)) throw new Error(`unknown layout ${l}: one of ${ALL_LAYOUTS.join(', ')}`);
 const METHODS = opt('methods', DEFAULT_VARIANTS.map((v) => v.label).join(','));
