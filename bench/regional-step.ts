@@ -8,7 +8,9 @@
  * the per-region passes, one image each in turn, each method on a model of its own; besides each
  * method's median (or min) time, the median over rounds of its time / Merge's in the same round.
  *
- *   npx tsx bench/regional-step.ts [--size 64] [--reps 30] [--images 5] [--stat median|min]
+ *   npx tsx bench/regional-step.ts [--size 64] [--reps 30] [--images 5] [--stat median|min] [--warmup N]
+ *
+ * `--warmup N` adds a row for regional with its first N steps as per-region passes.
  */
 import { join } from 'node:path';
 import { chordCacheDir, openModel, resolveSettings, txt2img, type Model } from '../src/engine';
@@ -22,6 +24,7 @@ const MODEL = opt('model', 'models/glyph-sd');
 const SIZE = Number(opt('size', '64'));
 const REPS = Number(opt('reps', '30'));
 const IMAGES = Number(opt('images', '5'));
+const WARMUP = Number(opt('warmup', '0'));
 
 /** median, or with --stat min the least disturbed run (on a machine whose load swings) */
 const STAT = opt('stat', 'median');
@@ -81,6 +84,7 @@ async function images(): Promise<void> {
     ['regional, no reinit', new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: false, norm: true }), 'gray background'],
     ['regional-passes', new RegionalPasses([1, 1], [0, 1], regions), 'gray background'],
   ];
+  if (WARMUP > 0) methods.push([`regional, warmup ${WARMUP}`, new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: true, norm: true, warmup: WARMUP }), 'gray background']);
   const models: Model[] = [];
   for (const [name] of methods) {
     const m = await openModel(MODEL, { cacheDir: chordCacheDir() });

@@ -124,6 +124,7 @@ export const DEFAULT_VARIANTS: readonly RegionalVariant[] = [
   { label: 'regional-no-reinit', method: 'regional', options: { reinit: false } },
   { label: 'regional-no-norm', method: 'regional', options: { norm: false } },
   { label: 'regional-no-isolation', method: 'regional', options: { isolation: false } },
+  { label: 'regional-warmup-4', method: 'regional', options: { warmup: 4 } },
   { label: 'regional-passes', method: 'regional-passes' },
   { label: 'merge', method: 'merge' },
   { label: 'composite', method: 'composite' },

@@ -82,7 +82,7 @@ describe('generate with regions, then --from', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const image = (JSON.parse(r.stdout) as { images: { method: unknown; regions: unknown; totals: unknown }[] }).images[0];
-    expect(image.method).toEqual({ name: 'regional', options: { isolation: true, gate: true, reinit: true, norm: true }, order: ['dots', 'zorb', 'quill'] });
+    expect(image.method).toEqual({ name: 'regional', options: { isolation: true, gate: true, reinit: true, norm: true, warmup: 0 }, order: ['dots', 'zorb', 'quill'] });
     expect(image.regions).toEqual([
       { box: [0, 0, 0.5, 1], prompt: 'zorb on the left', negative: '', loras: ['zorb'] },
       { box: [0.5, 0, 1, 1], prompt: 'quill on the right', negative: 'blurry', loras: ['quill'] },

@@ -243,7 +243,7 @@ describe('methods on the demo model', () => {
     }
   }, 120_000);
 
-  it('a regional image encodes its prompt and every region prompt in one text-encoder call', async () => {
+  it('a regional image encodes its prompt and every region prompt in one text-encoder call; a warm-up step runs R + 1 passes', async () => {
     const model = await openModel(MODEL, { cacheDir: join(tmp.dir, 'cache'), provider: 'cpu' });
     try {
       await model.useLoras(['zorb', 'quill'].map((n) => join(MODEL, 'loras', `${n}.safetensors`)));
@@ -259,9 +259,16 @@ describe('methods on the demo model', () => {
       ];
       const method = new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: false, norm: true });
       const settings = resolveSettings({ prompt: 'gray background', seed: 1, steps: 2, sampler: 'ddim', cfg: 5 }, model.folder);
-      await txt2img(model, settings, { method });
+      const plain = await txt2img(model, settings, { method });
       // 3 prompts x (negative, prompt) rows, each row with both LoRAs' weights
       expect(calls).toEqual([[6, 2, 2, 2, 2, 2, 2]]);
+      expect(plain.steps.map((s) => s.full)).toEqual([1, 1]);
+      // a warm-up step runs the global pass and one per region (3 evaluations), on the same encoding
+      const warm = new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: false, norm: true, warmup: 1 });
+      const warmed = await txt2img(model, settings, { method: warm });
+      expect(calls).toHaveLength(2);
+      expect(warmed.steps.map((s) => s.full)).toEqual([3, 1]);
+      expect(Buffer.compare(Buffer.from(warmed.rgb), Buffer.from(plain.rgb))).not.toBe(0);
     } finally {
       await model.release();
     }

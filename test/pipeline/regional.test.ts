@@ -110,14 +110,41 @@ describe('Regional', () => {
     expect(regional?.layout.tokenOwner[3 * 77 - 1]).toBe(2);
     expect(regional?.layout).toMatchObject({ loraRegion: [-1, 0, 1], isolation: true, gateLoras: true });
     expect(step.active).toEqual([0, 1, 2]);
-    expect(method.options).toEqual({ isolation: true, gate: true, reinit: false, norm: true });
+    expect(method.options).toEqual({ isolation: true, gate: true, reinit: false, norm: true, warmup: 0 });
+  });
+
+  it('with a warm-up, runs its first steps as per-region passes, then one pass per step', async () => {
+    const method = new Regional([1, 1], [0, 1], [LEFT, RIGHT], { isolation: true, gate: true, reinit: false, norm: true, warmup: 2 });
+    expect(method.options.warmup).toBe(2);
+    for (let image = 0; image < 2; image++) {
+      method.begin();
+      await method.prepare(setup(2));
+      const calls: UnetRequest[] = [];
+      const steps = [];
+      for (let i = 0; i < 4; i++) steps.push(await method.predict(i, 4, recordingUnet(4 * 16, calls)));
+      // steps 0 and 1: the global prompt's pass and one per region, each with its own context
+      expect(calls.map((c) => c.configs.length)).toEqual([3, 3, 1, 1]);
+      expect(calls[0].configs).toEqual([[0, 0], [1, 0], [0, 1]]);
+      expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([0, 1, 2]);
+      expect(calls[0].regional).toBeUndefined();
+      // combined by the boxes: left columns from region 0's pass (2), right from region 1's (3)
+      expect([...steps[0].prediction.uncond.subarray(0, 4)]).toEqual([2, 2, 3, 3]);
+      // then the whole layout in one pass
+      expect(calls[2].configs).toEqual([[1, 1]]);
+      expect(calls[2].regional?.context.dims).toEqual([2, 3 * 77, 3]);
+    }
+    // the registry's option, recorded; images made before it have none and remake without it
+    const def = findMethod('regional');
+    expect(resolveMethodOptions(def, { warmup: 4 }).warmup).toBe(4);
+    expect(() => resolveMethodOptions(def, { warmup: -1 })).toThrow(/warmup/);
+    expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true, norm: true }).warmup).toBe(0);
   });
 
   it('is in the registry with its switches, and refuses bad regions when made', () => {
     const def = findMethod('regional');
-    expect(resolveMethodOptions(def, { reinit: false })).toEqual({ isolation: true, gate: true, reinit: false, norm: true });
+    expect(resolveMethodOptions(def, { reinit: false })).toEqual({ isolation: true, gate: true, reinit: false, norm: true, warmup: 0 });
     // records made before per-region normalisation existed leave it out: --from remakes them without it
-    expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true })).toEqual({ isolation: true, gate: true, reinit: true, norm: false });
+    expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true })).toEqual({ isolation: true, gate: true, reinit: true, norm: false, warmup: 0 });
     expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true, norm: true }).norm).toBe(true);
     expect(() => def.create({ weights: [], order: [], regions: [] }, resolveMethodOptions(def))).toThrow(/at least one region/);
   });

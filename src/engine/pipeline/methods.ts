@@ -151,13 +151,15 @@ export const METHODS: readonly MethodDefinition[] = [
       { name: 'gate', kind: 'boolean', default: true, description: "a region's LoRA layers act only inside its box" },
       { name: 'reinit', kind: 'boolean', default: true, description: 'move the initial noise where each region is attended most into its box' },
       { name: 'norm', kind: 'boolean', default: true, description: 'group normalisation takes its statistics per region, so one box cannot damp another', unrecorded: false },
+      { name: 'warmup', kind: 'int', min: 0, max: MAX_INTERVAL, default: 0, description: 'the first N steps as per-region passes (R + 1 evaluations each): places characters more often, at more cost', unrecorded: 0 },
     ],
     defaultOrder: 'user',
     needsFrequencyClasses: false,
     minLoras: 0,
-    cost: '1 (plus one pass per image with reinit)',
+    cost: '1 (plus one pass per image with reinit; R + 1 in the warm-up steps)',
     regional: true,
-    create: (c, o) => new Regional(c.weights, regionOf(c), c.regions ?? [], { isolation: o.isolation as boolean, gate: o.gate as boolean, reinit: o.reinit as boolean, norm: o.norm as boolean }),
+    create: (c, o) =>
+      new Regional(c.weights, regionOf(c), c.regions ?? [], { isolation: o.isolation as boolean, gate: o.gate as boolean, reinit: o.reinit as boolean, norm: o.norm as boolean, warmup: o.warmup as number }),
   },
   {
     name: 'regional-passes',

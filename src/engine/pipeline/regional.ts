@@ -12,6 +12,9 @@
  * `RegionalPasses` (what other tools do, for comparison): one UNet pass per region (its prompt, its
  * LoRAs plus the global ones) and one for the global prompt (global LoRAs), the noise predictions
  * combined by the boxes at latent resolution. R + 1 evaluations per step.
+ *
+ * `Regional` with a warm-up runs its first steps as `RegionalPasses` (where the layout is decided;
+ * placement over cost, measured in docs/regional.md), then one pass per step.
  */
 import { ChordError } from '../errors';
 import type { LoraWeights } from '../model/model';
@@ -59,6 +62,11 @@ export interface RegionalOptions {
   reinit: boolean;
   /** group normalisations take their statistics per region */
   norm: boolean;
+  /**
+   * the first `warmup` steps run as per-region passes (RegionalPasses: R + 1 evaluations each), the
+   * rest in one pass; 0 (default): every step in one pass
+   */
+  warmup?: number;
 }
 
 /** Weights with the global LoRAs at their weight, plus those of `region` (undefined: none). */
@@ -93,10 +101,12 @@ export function concatContexts(parts: readonly FloatTensor[]): FloatTensor {
 
 export class Regional implements CompositionMethod {
   readonly name = 'regional';
-  readonly options: Record<string, boolean>;
+  readonly options: Record<string, boolean | number>;
   readonly order: readonly number[];
   readonly wantsCachedPasses = false;
   private prepared?: { context: FloatTensor; layout: RegionalLayout };
+  /** the first `settings.warmup` steps' method */
+  private readonly warmup?: RegionalPasses;
 
   constructor(
     private readonly weights: LoraWeights,
@@ -107,7 +117,9 @@ export class Regional implements CompositionMethod {
   ) {
     checkRegions(regions);
     this.order = weights.map((_, k) => k);
-    this.options = { isolation: settings.isolation, gate: settings.gate, reinit: settings.reinit, norm: settings.norm };
+    const warmup = settings.warmup ?? 0;
+    this.options = { isolation: settings.isolation, gate: settings.gate, reinit: settings.reinit, norm: settings.norm, warmup };
+    if (warmup > 0) this.warmup = new RegionalPasses(weights, loraRegion, regions);
   }
 
   promptWeights(): LoraWeights {
@@ -120,10 +132,13 @@ export class Regional implements CompositionMethod {
 
   begin(): void {
     this.prepared = undefined;
+    this.warmup?.begin();
   }
 
   async prepare(setup: MethodSetup): Promise<Float32Array | undefined> {
     await setup.model.useRegional();
+    // the warm-up's passes run on the regional graph with neutral feeds (the plain graph's outputs)
+    await this.warmup?.prepare(setup);
     const parts = withRegionContexts(setup, this.regions.length);
     const owner: number[] = parts.flatMap((part, r) => new Array<number>(part.dims[1]).fill(r));
     const layout: RegionalLayout = {
@@ -205,8 +220,9 @@ export class Regional implements CompositionMethod {
     return matchMoments(moved, setup.latents);
   }
 
-  async predict(_step: number, _totalSteps: number, unet: UnetCall): Promise<MethodStep> {
+  async predict(step: number, totalSteps: number, unet: UnetCall): Promise<MethodStep> {
     if (!this.prepared) throw new RangeError('Regional.predict before prepare');
+    if (this.warmup && step < (this.settings.warmup ?? 0)) return this.warmup.predict(step, totalSteps, unet);
     const { predictions } = await unet({ configs: [this.weights], regional: this.prepared });
     return { prediction: predictions[0], active: this.order.filter((k) => this.weights[k] !== 0) };
   }
