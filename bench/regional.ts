@@ -7,11 +7,12 @@
  *
  *   npx tsx bench/regional.ts [--seeds 4] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset,dots]
  *                             [--layouts left-right,top-bottom,left-right-framed,top-bottom-framed] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
- *                             [--regional-options isolation=1,gate=1,reinit=1] [--no-doc]
+ *                             [--regional-options isolation=1,gate=1,reinit=1,warmup=4] [--no-doc]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chordCacheDir, openModel } from '../src/engine';
+import { findMethod } from '../src/engine/pipeline/methods';
 import { cliOption as opt } from './cli-options';
 import type { RgbImage } from './detectors/image';
 import type { ConceptName } from './detectors/world';
@@ -33,10 +34,12 @@ const DOC = 'docs/regional.md';
 const IMAGES = 'docs/images/regional';
 
 function variants(): RegionalVariant[] {
+  // booleans as 1/0 or true/false, numbers (warmup) as numbers
+  const kinds = new Map(findMethod('regional').options.map((o) => [o.name, o.kind]));
   const options = Object.fromEntries(
     REGIONAL_OPTIONS.split(',').filter(Boolean).map((kv) => {
       const [k, v] = kv.split('=');
-      return [k, v === '1' || v === 'true'];
+      return [k, kinds.get(k) === 'boolean' ? v === '1' || v === 'true' : Number(v)];
     }),
   );
   return METHODS.split(',').map((label) => {
