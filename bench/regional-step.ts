@@ -10,7 +10,8 @@
  *
  *   npx tsx bench/regional-step.ts [--size 64] [--reps 30] [--images 5] [--stat median|min] [--warmup N]
  *
- * `--warmup N` adds a row for regional with its first N steps as per-region passes.
+ * `--warmup N` adds two rows for regional with its first N steps as per-region passes: with the
+ * default switches, and without isolation and re-initialisation.
  */
 import { join } from 'node:path';
 import { chordCacheDir, openModel, resolveSettings, txt2img, type Model } from '../src/engine';
@@ -84,7 +85,10 @@ async function images(): Promise<void> {
     ['regional, no reinit', new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: false, norm: true }), 'gray background'],
     ['regional-passes', new RegionalPasses([1, 1], [0, 1], regions), 'gray background'],
   ];
-  if (WARMUP > 0) methods.push([`regional, warmup ${WARMUP}`, new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: true, norm: true, warmup: WARMUP }), 'gray background']);
+  if (WARMUP > 0) {
+    methods.push([`regional, warmup ${WARMUP}`, new Regional([1, 1], [0, 1], regions, { isolation: true, gate: true, reinit: true, norm: true, warmup: WARMUP }), 'gray background']);
+    methods.push([`regional, warmup ${WARMUP}, no isolation or reinit`, new Regional([1, 1], [0, 1], regions, { isolation: false, gate: true, reinit: false, norm: true, warmup: WARMUP }), 'gray background']);
+  }
   const models: Model[] = [];
   for (const [name] of methods) {
     const m = await openModel(MODEL, { cacheDir: chordCacheDir() });

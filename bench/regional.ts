@@ -5,7 +5,7 @@
  * (sunset) and with a style one (dots)), each method on each scene and seed, scored by the located
  * character detectors. Writes the table and image grids into docs/regional.md.
  *
- *   npx tsx bench/regional.ts [--seeds 4] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset,dots]
+ *   npx tsx bench/regional.ts [--seeds 4] [--first-seed 0] [--steps 20] [--sampler ddim] [--cfg 5] [--globals none,sunset,dots]
  *                             [--layouts left-right,top-bottom,left-right-framed,top-bottom-framed] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
  *                             [--regional-options isolation=1,gate=1,reinit=1,warmup=4] [--no-doc]
  */
@@ -20,7 +20,8 @@ import { DEFAULT_VARIANTS, LAYOUT_BOXES, LAYOUTS as ALL_LAYOUTS, regionalMarkdow
 import { writeGrid } from './grid';
 
 const MODEL = opt('model', 'models/glyph-sd');
-const SEEDS = Array.from({ length: Number(opt('seeds', '4')) }, (_, i) => i);
+const FIRST_SEED = Number(opt('first-seed', '0'));
+const SEEDS = Array.from({ length: Number(opt('seeds', '4')) }, (_, i) => FIRST_SEED + i);
 const STEPS = Number(opt('steps', '20'));
 const SAMPLER = opt('sampler', 'ddim');
 const CFG = Number(opt('cfg', '5'));
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
     const boxes = LAYOUT_BOXES[scene.layout].map((b) => `[${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}]`);
     figures.push(`${scene.pair[0]} in the ${lr ? 'left' : 'top'} box ${boxes[0]}, ${scene.pair[1]} in the ${lr ? 'right' : 'bottom'} box ${boxes[1]}, global LoRA: ${scene.global ?? 'none'}. Rows: ${vs.map((v) => v.label).join(', ')}; columns: seeds ${SEEDS.join(', ')}.`, '');
   }
-  const command = `npx tsx bench/regional.ts --seeds ${SEEDS.length} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG} --globals ${GLOBALS.map((g) => g ?? 'none').join(',')} --layouts ${LAYOUTS.join(',')} --methods ${METHODS}${REGIONAL_OPTIONS ? ` --regional-options ${REGIONAL_OPTIONS}` : ''}`;
+  const command = `npx tsx bench/regional.ts --seeds ${SEEDS.length}${FIRST_SEED ? ` --first-seed ${FIRST_SEED}` : ''} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG} --globals ${GLOBALS.map((g) => g ?? 'none').join(',')} --layouts ${LAYOUTS.join(',')} --methods ${METHODS}${REGIONAL_OPTIONS ? ` --regional-options ${REGIONAL_OPTIONS}` : ''}`;
   const section = [
     '<!-- regional:begin -->',
     `Made by \`${command}\` (${minutes} min on this machine, 2 CPU cores shared with other jobs, ${rows.length} images, ${list.length} scenes x ${SEEDS.length} seeds per method).`,

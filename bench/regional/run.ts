@@ -125,6 +125,7 @@ export const DEFAULT_VARIANTS: readonly RegionalVariant[] = [
   { label: 'regional-no-norm', method: 'regional', options: { norm: false } },
   { label: 'regional-no-isolation', method: 'regional', options: { isolation: false } },
   { label: 'regional-warmup-4', method: 'regional', options: { warmup: 4 } },
+  { label: 'regional-warmup-4-plain', method: 'regional', options: { warmup: 4, isolation: false, reinit: false } },
   { label: 'regional-passes', method: 'regional-passes' },
   { label: 'merge', method: 'merge' },
   { label: 'composite', method: 'composite' },
