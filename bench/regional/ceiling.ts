@@ -11,19 +11,11 @@ import { type Model, resolveSettings, txt2img } from '../../src/engine';
 import { findMethod, resolveMethodOptions } from '../../src/engine/pipeline/methods';
 import type { RegionSpec } from '../../src/engine/pipeline/regional';
 import { characterCandidates, detectors } from '../detectors/concepts';
-import { GRID } from '../detectors/image';
 import { CHARACTERS, CONCEPT_TRIGGER, type CharacterName, type ConceptName } from '../detectors/world';
-import { LAYOUT_BOXES, where } from './run';
+import { insideBox, LAYOUT_BOXES, where } from './run';
 
 /** The four halves a character is asked for in, each from the two-character layouts' halves. */
 export const HALVES: readonly RegionSpec['box'][] = [...LAYOUT_BOXES['left-right'], ...LAYOUT_BOXES['top-bottom']];
-
-/** Whether a grid point of the detectors' 64 x 64 grid lies in a box given in image fractions. */
-export function insideBox(box: RegionSpec['box'], cx: number, cy: number): boolean {
-  const x = (cx + 0.5) / GRID;
-  const y = (cy + 0.5) / GRID;
-  return x >= box.x0 && x < box.x1 && y >= box.y0 && y < box.y1;
-}
 
 /**
  * The two-character estimate: the mean over ordered pairs of different characters of the product

@@ -10,8 +10,7 @@ import { findMethod, resolveMethodOptions } from '../../src/engine/pipeline/meth
 import type { RegionSpec } from '../../src/engine/pipeline/regional';
 import { characterCandidates } from '../detectors/concepts';
 import { CHARACTERS, CONCEPT_TRIGGER, type CharacterName } from '../detectors/world';
-import { insideBox } from './ceiling';
-import { LAYOUT_BOXES, where } from './run';
+import { insideBox, LAYOUT_BOXES, where } from './run';
 
 type Box = RegionSpec['box'];
 

@@ -88,8 +88,8 @@ export function scenePrompts(scene: Scene): { whole: string; global: string; reg
   };
 }
 
-/** Whether a grid point lies in a box given in image fractions. */
-function inside(box: RegionSpec['box'], cx: number, cy: number): boolean {
+/** Whether a grid point of the detectors' 64 x 64 grid lies in a box given in image fractions. */
+export function insideBox(box: RegionSpec['box'], cx: number, cy: number): boolean {
   const x = (cx + 0.5) / GRID;
   const y = (cy + 0.5) / GRID;
   return x >= box.x0 && x < box.x1 && y >= box.y0 && y < box.y1;
@@ -107,8 +107,8 @@ export interface PlacementScore {
 export function scorePlacement(image: RgbImage, scene: Scene): PlacementScore {
   const boxes = LAYOUT_BOXES[scene.layout];
   const hits = scene.pair.map((c) => characterCandidates(c, image).filter((k) => k.detection.hit));
-  const own = [0, 1].map((i) => hits[i].some((k) => inside(boxes[i], k.cx, k.cy))) as [boolean, boolean];
-  const stray = [0, 1].map((i) => hits[i].some((k) => inside(boxes[1 - i], k.cx, k.cy))) as [boolean, boolean];
+  const own = [0, 1].map((i) => hits[i].some((k) => insideBox(boxes[i], k.cx, k.cy))) as [boolean, boolean];
+  const stray = [0, 1].map((i) => hits[i].some((k) => insideBox(boxes[1 - i], k.cx, k.cy))) as [boolean, boolean];
   return { own, stray, correct: own[0] && own[1] && !stray[0] && !stray[1] };
 }
 

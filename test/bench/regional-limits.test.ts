@@ -1,6 +1,7 @@
 /** The regional bench's limit studies (bench/regional-limits.ts): their estimate and tables, and a reduced run on the demo model. */
 import { describe, expect, it, afterAll } from 'vitest';
-import { ceilingMarkdown, HALVES, insideBox, pairEstimate, runCeiling } from '../../bench/regional/ceiling';
+import { ceilingMarkdown, HALVES, pairEstimate, runCeiling } from '../../bench/regional/ceiling';
+import { insideBox } from '../../bench/regional/run';
 import { LONE_BOXES, loneMarkdown } from '../../bench/regional/lone';
 import { openModel } from '../../src/engine';
 import { join } from 'node:path';
