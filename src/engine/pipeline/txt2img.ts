@@ -206,23 +206,19 @@ function tokenizePair(tokenizer: Model['tokenizer'], prompt: string, negativePro
 async function encodeTokenized(model: Model, pairs: readonly TokenizedPair[], weights: readonly LoraWeights[], embeddings?: PromptEmbeddings): Promise<FloatTensor[]> {
   const { tokenizer } = model;
   const rows = pairs.reduce((n, p) => n + 2 * p.windows, 0);
-  const ids = pairs.length === 1 ? pairs[0].ids : new Int32Array(rows * tokenizer.maxLength);
-  const rowWeights = pairs.flatMap((p, i) => Array.from({ length: 2 * p.windows }, () => weights[i]));
-  if (pairs.length > 1) {
-    let offset = 0;
-    for (const p of pairs) {
-      ids.set(p.ids, offset);
-      offset += p.ids.length;
-    }
+  const ids = new Int32Array(rows * tokenizer.maxLength);
+  let offset = 0;
+  for (const p of pairs) {
+    ids.set(p.ids, offset);
+    offset += p.ids.length;
   }
+  const rowWeights = pairs.flatMap((p, i) => Array.from({ length: 2 * p.windows }, () => weights[i]));
   const hidden = await model.encodeText({ data: ids, dims: [rows, tokenizer.maxLength] }, rowWeights, embeddings?.rows);
   const width = hidden.dims[2];
   const windowSize = tokenizer.maxLength * width;
   let window = 0;
   return pairs.map((p) => {
-    const size = 2 * p.windows * windowSize;
-    // one pair keeps the encoder's own buffer; several get their own copies
-    const data = pairs.length === 1 ? hidden.data : hidden.data.slice(window * windowSize, window * windowSize + size);
+    const data = hidden.data.slice(window * windowSize, (window + 2 * p.windows) * windowSize);
     p.weights.forEach((w, i) => applyEmphasis(data.subarray(i * windowSize, (i + 1) * windowSize), w));
     window += 2 * p.windows;
     return { data, dims: [2, p.windows * tokenizer.maxLength, width] };
