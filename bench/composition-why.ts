@@ -7,12 +7,12 @@
  *
  *   npx tsx bench/composition-why.ts [--per-n 2] [--steps 20] [--sampler ddim] [--cfg 5] [--no-doc]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chordCacheDir, openModel, resolveSettings, txt2img } from '../src/engine';
 import { Composite } from '../src/engine/pipeline/composite';
 import type { CompositionMethod, MethodStep, UnetCall } from '../src/engine/pipeline/composition';
 import { cliOption as opt } from './cli-options';
+import { writeDocSection } from './doc-section';
 import { CONCEPT_TRIGGER } from './detectors/world';
 import { sample } from './quality/set';
 
@@ -83,20 +83,15 @@ async function main(): Promise<void> {
   }
   await model.release();
   const command = `npx tsx bench/composition-why.ts --per-n ${PER_N} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG}`;
-  const section = [
-    '<!-- why:begin -->',
+  const lines = [
     `Made by \`${command}\` (seed 0). Each cell: cosine of the conditional predictions / cosine of the guidance directions c - u / length of the averaged guidance over the mean length (1 when the LoRAs agree; 1/sqrt(N), given in the second column, when they are unrelated).`,
     '',
     `| composition | 1/sqrt(N) | step 1 | step ${Math.floor(STEPS / 2) + 1} | step ${STEPS} |`,
     '|---|---|---|---|---|',
     ...rows,
-    '<!-- why:end -->',
-  ].join('\n');
+  ];
   if (process.argv.includes('--no-doc')) return;
-  const doc = readFileSync(DOC, 'utf8');
-  const re = /<!-- why:begin -->[\s\S]*<!-- why:end -->/;
-  if (!re.test(doc)) throw new Error(`${DOC} has no why markers`);
-  writeFileSync(DOC, doc.replace(re, section));
+  writeDocSection(DOC, 'why', lines);
   console.log(`wrote ${DOC}`);
 }
 

@@ -9,10 +9,10 @@
  * `--per-n K` takes K compositions of each size spread evenly over the whole set (all of them when
  * K is at least the set's size: 24, 72, 96, 48).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chordCacheDir, openModel } from '../src/engine';
 import { cliOption as opt } from './cli-options';
+import { writeDocSection } from './doc-section';
 import type { RgbImage } from './detectors/image';
 import { DEFAULT_VARIANTS, runQuality, summarise, summaryMarkdown, type MethodVariant } from './quality/run';
 import { sample } from './quality/set';
@@ -71,8 +71,7 @@ async function main(): Promise<void> {
   const gridFile = `quality-n${gridSet.length}.png`;
   await writeGrid(join(IMAGES, gridFile), vs.map((v) => grid.get(v.label) ?? []));
   const command = `npm run bench:quality -- --per-n ${PER_N} --ns ${NS.join(',')} --seeds ${SEEDS.length} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG} --methods ${METHODS}`;
-  const section = [
-    '<!-- quality:begin -->',
+  writeDocSection(DOC, 'quality', [
     `Made by \`${command}\` (${minutes} min on this machine, 2 CPU cores, ${results.length} images).`,
     `${PER_N} compositions per N spread evenly over the whole set, seeds 0..${SEEDS.length - 1}, all LoRAs at weight 1, prompt = their trigger words, 64 x 64.`,
     '',
@@ -81,12 +80,7 @@ async function main(): Promise<void> {
     `![${gridSet.join(' + ')}](images/composition/${gridFile})`,
     '',
     `Rows: ${vs.map((v) => v.label).join(', ')}; columns: seeds ${SEEDS.join(', ')}; prompt \`${gridSet.join(' + ')}\` (trigger words).`,
-    '<!-- quality:end -->',
-  ].join('\n');
-  const doc = readFileSync(DOC, 'utf8');
-  const re = /<!-- quality:begin -->[\s\S]*<!-- quality:end -->/;
-  if (!re.test(doc)) throw new Error(`${DOC} has no quality markers`);
-  writeFileSync(DOC, doc.replace(re, section));
+  ]);
   console.log(`wrote ${DOC} in ${minutes} min`);
 }
 

@@ -6,9 +6,9 @@
  *   npx tsx bench/regional-limits.ts [--studies ceiling,lone] [--seeds 8] [--steps 20] [--sampler ddim] [--cfg 5]
  *                                    [--globals none,sunset,meadow,hatching,dots] [--methods regional,regional-passes] [--no-doc]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { chordCacheDir, openModel } from '../src/engine';
 import { cliOption as opt } from './cli-options';
+import { writeDocSection } from './doc-section';
 import type { ConceptName } from './detectors/world';
 import { ceilingMarkdown, HALVES, runCeiling } from './regional/ceiling';
 import { LONE_BOXES, loneMarkdown, runLone } from './regional/lone';
@@ -25,14 +25,6 @@ const METHODS = opt('methods', 'regional,regional-passes').split(',');
 const DOC = 'docs/regional.md';
 const common = `--seeds ${SEEDS.length} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG}`;
 
-/** Replaces the part of docs/regional.md between `<!-- name:begin -->` and `<!-- name:end -->`. */
-function writeSection(name: string, lines: readonly string[]): void {
-  const doc = readFileSync(DOC, 'utf8');
-  const re = new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->`);
-  if (!re.test(doc)) throw new Error(`${DOC} has no ${name} markers`);
-  writeFileSync(DOC, doc.replace(re, [`<!-- ${name}:begin -->`, ...lines, `<!-- ${name}:end -->`].join('\n')));
-}
-
 async function main(): Promise<void> {
   for (const s of STUDIES) if (s !== 'ceiling' && s !== 'lone') throw new Error(`unknown study ${s}: ceiling or lone`);
   const model = await openModel(MODEL, { cacheDir: chordCacheDir() });
@@ -44,7 +36,7 @@ async function main(): Promise<void> {
     const minutes = ((performance.now() - t0) / 60000).toFixed(1);
     console.log(table);
     if (write) {
-      writeSection('regional-ceiling', [
+      writeDocSection(DOC, 'regional-ceiling', [
         `Made by \`npx tsx bench/regional-limits.ts --studies ceiling ${common} --globals ${GLOBALS_TEXT}\` (${minutes} min; ${HALVES.length} halves x ${SEEDS.length} seeds = ${HALVES.length * SEEDS.length} images per character and global LoRA, each LoRA at weight 1, Merge, 64 x 64).`,
         '',
         table,
@@ -57,7 +49,7 @@ async function main(): Promise<void> {
     const minutes = ((performance.now() - t0) / 60000).toFixed(1);
     console.log(table);
     if (write) {
-      writeSection('regional-lone', [
+      writeDocSection(DOC, 'regional-lone', [
         `Made by \`npx tsx bench/regional-limits.ts --studies lone ${common} --methods ${METHODS.join(',')}\` (${minutes} min; ${LONE_BOXES.length} boxes x 3 characters x ${SEEDS.length} seeds per method, global prompt \`gray background\`, the character's LoRA at weight 1 bound to its box, 64 x 64).`,
         '',
         table,

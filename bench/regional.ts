@@ -9,11 +9,12 @@
  *                             [--layouts left-right,top-bottom,left-right-framed,top-bottom-framed] [--methods regional,regional-no-reinit,regional-passes,merge,composite]
  *                             [--regional-options isolation=1,gate=1,reinit=1,warmup=4] [--no-doc]
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chordCacheDir, openModel } from '../src/engine';
 import { findMethod } from '../src/engine/pipeline/methods';
 import { cliOption as opt } from './cli-options';
+import { writeDocSection } from './doc-section';
 import type { RgbImage } from './detectors/image';
 import type { ConceptName } from './detectors/world';
 import { DEFAULT_VARIANTS, LAYOUT_BOXES, LAYOUTS as ALL_LAYOUTS, regionalMarkdown, runRegional, scenes, summariseRegional, type Layout, type RegionalVariant } from './regional/run';
@@ -91,20 +92,14 @@ async function main(): Promise<void> {
     figures.push(`${scene.pair[0]} in the ${lr ? 'left' : 'top'} box ${boxes[0]}, ${scene.pair[1]} in the ${lr ? 'right' : 'bottom'} box ${boxes[1]}, global LoRA: ${scene.global ?? 'none'}. Rows: ${vs.map((v) => v.label).join(', ')}; columns: seeds ${SEEDS.join(', ')}.`, '');
   }
   const command = `npx tsx bench/regional.ts --seeds ${SEEDS.length}${FIRST_SEED ? ` --first-seed ${FIRST_SEED}` : ''} --steps ${STEPS} --sampler ${SAMPLER} --cfg ${CFG} --globals ${GLOBALS.map((g) => g ?? 'none').join(',')} --layouts ${LAYOUTS.join(',')} --methods ${METHODS}${REGIONAL_OPTIONS ? ` --regional-options ${REGIONAL_OPTIONS}` : ''}`;
-  const section = [
-    '<!-- regional:begin -->',
+  writeDocSection(DOC, 'regional', [
     `Made by \`${command}\` (${minutes} min on this machine, 2 CPU cores shared with other jobs, ${rows.length} images, ${list.length} scenes x ${SEEDS.length} seeds per method).`,
     'Every LoRA at weight 1, 64 x 64. Wall time per image is the whole txt2img call (text encoding, any re-initialisation pass, all steps, decoding).',
     '',
     table,
     '',
     ...figures,
-    '<!-- regional:end -->',
-  ].join('\n');
-  const doc = readFileSync(DOC, 'utf8');
-  const re = /<!-- regional:begin -->[\s\S]*<!-- regional:end -->/;
-  if (!re.test(doc)) throw new Error(`${DOC} has no regional markers`);
-  writeFileSync(DOC, doc.replace(re, section));
+  ]);
   console.log(`wrote ${DOC} in ${minutes} min`);
 }
 
