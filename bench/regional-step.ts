@@ -8,7 +8,11 @@
  * the per-region passes, one image each in turn, each method on a model of its own; besides each
  * method's median (or min) time, the median over rounds of its time / Merge's in the same round.
  *
- *   npx tsx bench/regional-step.ts [--size 64] [--reps 30] [--images 5] [--stat median|min] [--warmup N]
+ *   npx tsx bench/regional-step.ts [--size 64] [--reps 30] [--images 5] [--stat median|min] [--warmup N] [--layout halves|framed]
+ *
+ * `--layout` (whole images only): `halves` (default), the left and right halves, which cover the
+ * image, so the per-region passes run no global pass (R evaluations per step); `framed`, boxes
+ * [0, 0.25, 0.5, 0.75] and [0.5, 0.25, 1, 0.75] with background around them (R + 1).
  *
  * `--warmup N` adds two rows for regional with its first N steps as per-region passes: with the
  * default switches, and without isolation and re-initialisation.
@@ -26,6 +30,8 @@ const SIZE = Number(opt('size', '64'));
 const REPS = Number(opt('reps', '30'));
 const IMAGES = Number(opt('images', '5'));
 const WARMUP = Number(opt('warmup', '0'));
+const LAYOUT = opt('layout', 'halves');
+if (LAYOUT !== 'halves' && LAYOUT !== 'framed') throw new Error('--layout takes halves or framed');
 
 /** median, or with --stat min the least disturbed run (on a machine whose load swings) */
 const STAT = opt('stat', 'median');
@@ -75,9 +81,10 @@ async function main(): Promise<void> {
 /** Whole images, the methods in turn; median wall time per image of each. */
 async function images(): Promise<void> {
   const loras = ['zorb', 'quill'].map((c) => join(MODEL, 'loras', `${c}.safetensors`));
+  const [y0, y1] = LAYOUT === 'framed' ? [0.25, 0.75] : [0, 1];
   const regions = [
-    { box: { x0: 0, y0: 0, x1: 0.5, y1: 1 }, prompt: 'zorb on the left', negative: '' },
-    { box: { x0: 0.5, y0: 0, x1: 1, y1: 1 }, prompt: 'quill on the right', negative: '' },
+    { box: { x0: 0, y0, x1: 0.5, y1 }, prompt: 'zorb on the left', negative: '' },
+    { box: { x0: 0.5, y0, x1: 1, y1 }, prompt: 'quill on the right', negative: '' },
   ];
   const methods: [string, CompositionMethod, string][] = [
     ['merge', new Merge([1, 1]), 'zorb on the left and quill on the right'],
@@ -111,6 +118,7 @@ async function images(): Promise<void> {
   // per round: each method against the Merge image made just before it (same seed, same load), the
   // median of those ratios (load that drifts between rounds cancels)
   const perRound = (k: number) => median(times[k].map((t, i) => t / times[0][i]));
+  console.log(`whole images, ${LAYOUT} layout:`);
   for (const [k, [name]] of methods.entries()) {
     console.log(`${name}: ${summary(times[k]).toFixed(0)} ms / image (${(summary(times[k]) / merge).toFixed(2)}x Merge), ${STAT} of ${IMAGES}; median of per-round ratios ${perRound(k).toFixed(2)}x`);
   }

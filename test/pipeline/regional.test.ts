@@ -122,13 +122,14 @@ describe('Regional', () => {
       const calls: UnetRequest[] = [];
       const steps = [];
       for (let i = 0; i < 4; i++) steps.push(await method.predict(i, 4, recordingUnet(4 * 16, calls)));
-      // steps 0 and 1: the global prompt's pass and one per region, each with its own context
-      expect(calls.map((c) => c.configs.length)).toEqual([3, 3, 1, 1]);
-      expect(calls[0].configs).toEqual([[0, 0], [1, 0], [0, 1]]);
-      expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([0, 1, 2]);
+      // steps 0 and 1: one pass per region, each with its own context (the halves tile the image,
+      // so the global prompt's pass would weigh nothing and is not run)
+      expect(calls.map((c) => c.configs.length)).toEqual([2, 2, 1, 1]);
+      expect(calls[0].configs).toEqual([[1, 0], [0, 1]]);
+      expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([1, 2]);
       expect(calls[0].regional).toBeUndefined();
-      // combined by the boxes: left columns from region 0's pass (2), right from region 1's (3)
-      expect([...steps[0].prediction.uncond.subarray(0, 4)]).toEqual([2, 2, 3, 3]);
+      // combined by the boxes: left columns from region 0's pass (1), right from region 1's (2)
+      expect([...steps[0].prediction.uncond.subarray(0, 4)]).toEqual([1, 1, 2, 2]);
       // then the whole layout in one pass
       expect(calls[2].configs).toEqual([[1, 1]]);
       expect(calls[2].regional?.context.dims).toEqual([2, 3 * 77, 3]);
@@ -152,15 +153,31 @@ describe('Regional', () => {
 
 describe('RegionalPasses', () => {
   it('one pass for the global prompt and one per region, each with its own context, combined by the boxes', async () => {
-    const method = new RegionalPasses([1, 1], [0, 1], [LEFT, RIGHT]);
+    const top = region(box(0.25, 0, 0.75, 0.5), 'zorb at the top');
+    const bottom = region(box(0.25, 0.5, 0.75, 1), 'quill at the bottom');
+    const method = new RegionalPasses([1, 1], [0, 1], [top, bottom]);
     expect(method.prompts().map((r) => [...r.weights])).toEqual([[1, 0], [0, 1]]);
     await method.prepare(setup(2));
     const calls: UnetRequest[] = [];
     const step = await method.predict(0, 10, recordingUnet(4 * 16, calls));
     expect(calls[0].configs).toEqual([[0, 0], [1, 0], [0, 1]]);
     expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([0, 1, 2]);
-    // 4 x 4 latent: columns 0-1 from region 0's pass (config 2), columns 2-3 from region 1's (config 3)
-    expect([...step.prediction.uncond.subarray(0, 4)]).toEqual([2, 2, 3, 3]);
-    expect([...step.prediction.cond.subarray(16 * 3, 16 * 3 + 4)]).toEqual([20, 20, 30, 30]);
+    // 4 x 4 latent (channels 16 apart): columns 1-2 of rows 0-1 from region 0's pass (prediction 2), of rows 2-3 from
+    // region 1's (prediction 3), columns 0 and 3 from the global pass (prediction 1)
+    expect([...step.prediction.uncond.subarray(0, 4)]).toEqual([1, 2, 2, 1]);
+    expect([...step.prediction.uncond.subarray(12, 16)]).toEqual([1, 3, 3, 1]);
+    expect([...step.prediction.cond.subarray(16 * 3, 16 * 3 + 4)]).toEqual([10, 20, 20, 10]);
+  });
+
+  it('runs no global pass when the boxes cover the whole latent (its mask is empty)', async () => {
+    const method = new RegionalPasses([1, 1], [0, 1], [LEFT, RIGHT]);
+    await method.prepare(setup(2));
+    const calls: UnetRequest[] = [];
+    const step = await method.predict(0, 10, recordingUnet(4 * 16, calls));
+    expect(calls[0].configs).toEqual([[1, 0], [0, 1]]);
+    expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([1, 2]);
+    // columns 0-1 from region 0's pass (now prediction 1), columns 2-3 from region 1's (2)
+    expect([...step.prediction.uncond.subarray(0, 4)]).toEqual([1, 1, 2, 2]);
+    expect([...step.prediction.cond.subarray(16 * 3, 16 * 3 + 4)]).toEqual([10, 10, 20, 20]);
   });
 });

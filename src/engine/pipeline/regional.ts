@@ -11,7 +11,8 @@
  *
  * `RegionalPasses` (what other tools do, for comparison): one UNet pass per region (its prompt, its
  * LoRAs plus the global ones) and one for the global prompt (global LoRAs), the noise predictions
- * combined by the boxes at latent resolution. R + 1 evaluations per step.
+ * combined by the boxes at latent resolution. R + 1 evaluations per step, R when the boxes cover the
+ * whole latent (the global pass would weigh nothing).
  *
  * `Regional` with a warm-up runs its first steps as `RegionalPasses` (where the layout is decided;
  * placement over cost, measured in docs/regional.md), then one pass per step.
@@ -63,8 +64,8 @@ export interface RegionalOptions {
   /** group normalisations take their statistics per region */
   norm: boolean;
   /**
-   * the first `warmup` steps run as per-region passes (RegionalPasses: R + 1 evaluations each), the
-   * rest in one pass; 0 (default): every step in one pass
+   * the first `warmup` steps run as per-region passes (RegionalPasses: R + 1 evaluations each, R
+   * when the boxes cover the image), the rest in one pass; 0 (default): every step in one pass
    */
   warmup?: number;
 }
@@ -288,6 +289,8 @@ export class RegionalPasses implements CompositionMethod {
   readonly wantsCachedPasses = false;
   private contexts?: FloatTensor[];
   private masks?: Float32Array[];
+  /** the passes that run: 0 the global prompt's (the background), r + 1 region r's */
+  private passes: number[] = [];
 
   constructor(
     private readonly weights: LoraWeights,
@@ -314,19 +317,23 @@ export class RegionalPasses implements CompositionMethod {
     this.contexts = withRegionContexts(setup, this.regions.length);
     const [, , h, w] = setup.latentDims;
     this.masks = regionMasks(this.regions.map((r) => r.box), h, w);
+    // a pass whose mask is empty at the latent size (the background's when the boxes cover the
+    // image) would be multiplied by zeros everywhere: it is not run
+    this.passes = this.masks.flatMap((m, p) => (m.some((v) => v !== 0) ? [p] : []));
     return undefined;
   }
 
   async predict(_step: number, _totalSteps: number, unet: UnetCall): Promise<MethodStep> {
     if (!this.contexts || !this.masks) throw new RangeError('RegionalPasses.predict before prepare');
-    const configs = [undefined, ...this.regions.map((_, r) => r)].map((r) => weightsFor(this.weights, this.loraRegion, r));
-    const { predictions } = await unet({ configs, contexts: this.contexts });
+    const { passes, contexts } = this;
+    const configs = passes.map((p) => weightsFor(this.weights, this.loraRegion, p === 0 ? undefined : p - 1));
+    const { predictions } = await unet({ configs, contexts: passes.map((p) => contexts[p]) });
     const plane = this.masks[0].length;
     const combine = (half: 'uncond' | 'cond'): Float32Array => {
       const out = new Float32Array(predictions[0][half].length);
-      predictions.forEach((p, r) => {
-        const m = this.masks?.[r] as Float32Array;
-        const eps = p[half];
+      predictions.forEach((prediction, k) => {
+        const m = this.masks?.[passes[k]] as Float32Array;
+        const eps = prediction[half];
         for (let i = 0; i < out.length; i++) out[i] += m[i % plane] * eps[i];
       });
       return out;
