@@ -267,6 +267,14 @@ export interface MethodOptionInfo {
   description: string;
 }
 
+/** A named set of a method's options (the app's preset buttons); `options` sets every option. */
+export interface MethodPresetInfo {
+  name: string;
+  label: string;
+  description: string;
+  options: Record<string, number | boolean>;
+}
+
 /** A composition method the engine offers (the stack's method selector). */
 export interface MethodInfo {
   name: string;
@@ -275,6 +283,7 @@ export interface MethodInfo {
   /** UNet passes per step for N LoRAs, for people ("1", "N") */
   cost: string;
   options: MethodOptionInfo[];
+  presets: MethodPresetInfo[];
   /** Takes regions (`GenerateRequest.regions`): the app shows the region editor for it. */
   regional: boolean;
 }

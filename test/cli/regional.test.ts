@@ -60,6 +60,8 @@ describe('generate --region errors', () => {
       [['generate', 'x', '--region', '0,0,1,1', '--regions', join(tmp.dir, 'r.json'), ...out], /--region \(repeatable\) or --regions FILE\.json, not both/],
       [['generate', '--from', join(tmp.dir, 'a.png'), '--region', '0,0,1,1'], /--from remakes an image from its own settings/],
       [['generate', 'x', '--region', '0,0,1,1|zorb <lora:zorb:1>', ...out], /^chord: Region 1 has a <lora:\.\.\.> tag in its prompt/],
+      [['generate', 'x', '--region', '0,0,1,1|a', '--method-preset', 'fast', ...out], /^chord: The Regional method has no preset "fast"\. Its presets: one-pass, placement\.$/],
+      [['generate', 'x', '--method-preset', 'placement', ...out], /^chord: The Merge method has no preset "placement"\. Merge has no presets\.$/],
     ];
     for (const [args, pattern] of cases) {
       const r = await cli(...args);
@@ -71,6 +73,20 @@ describe('generate --region errors', () => {
 });
 
 describe('generate with regions, then --from', () => {
+  it('--method-preset placement sets its options, which the other flags can change', async () => {
+    const r = await chord([
+      'generate', 'gray background', '--model', MODEL, '--method-preset', 'placement', '--method-option', 'warmup=2',
+      '--region', `0,0,0.5,1|zorb on the left||${lora('zorb')}`, '--region', `0.5,0,1,1|quill on the right||${lora('quill')}`,
+      '--steps', '3', '--seed', '2', '--out', join(tmp.dir, 'preset.png'), '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const image = (JSON.parse(r.stdout) as { images: { method: unknown; totals: unknown }[] }).images[0];
+    expect(image.method).toEqual({ name: 'regional', options: { isolation: false, gate: true, reinit: false, norm: true, warmup: 2 }, order: ['zorb', 'quill'] });
+    // two warm-up steps of one pass per half (no global pass: the halves cover the image), then one
+    expect(image.totals).toEqual({ full: 5, shallow: 0 });
+  }, 60_000);
+
   it('summarises and records the regions, and remakes the image bit for bit', async () => {
     const out = join(tmp.dir, 'regional.png');
     const r = await chord([

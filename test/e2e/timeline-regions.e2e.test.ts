@@ -103,6 +103,18 @@ describe.skipIf(!HAVE_CHROMIUM)('step timeline and region editor in Chromium aga
     const removeButtons = stack().getByRole('button', { name: /^Remove .* from the stack$/ });
     while ((await removeButtons.count()) > 0) await removeButtons.first().click();
     await stack().getByLabel('Composition method').selectOption('regional');
+    // presets set the method's options; the defaults' preset shows as chosen until an option changes
+    const preset = (label: string) => stack().getByRole('button', { name: new RegExp(`^Regional preset ${label}:`) });
+    const option = (name: string) => stack().getByLabel(new RegExp(`^Regional option ${name}:`));
+    expect(await preset('One pass a step').getAttribute('aria-pressed')).toBe('true');
+    await preset('Placement first').click();
+    expect([await option('warmup').inputValue(), await option('isolation').isChecked(), await option('reinit').isChecked(), await option('gate').isChecked()]).toEqual(['4', false, false, true]);
+    expect([await preset('Placement first').getAttribute('aria-pressed'), await preset('One pass a step').getAttribute('aria-pressed')]).toEqual(['true', 'false']);
+    await option('warmup').fill('2');
+    await option('warmup').press('Tab');
+    expect(await preset('Placement first').getAttribute('aria-pressed')).toBe('false');
+    await preset('One pass a step').click();
+    expect([await option('warmup').inputValue(), await option('isolation').isChecked(), await option('reinit').isChecked()]).toEqual(['0', true, true]);
     const editor = page.getByRole('region', { name: 'Region editor' });
     const canvas = page.getByTestId('region-canvas');
     await canvas.scrollIntoViewIfNeeded();

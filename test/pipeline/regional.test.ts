@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UnetRequest, UnetResult } from '../../src/engine/pipeline/composition';
 import { checkRegions, concatContexts, MAX_REGIONS, matchMoments, moveWindow, Regional, RegionalPasses, regionMasks, type RegionSpec } from '../../src/engine/pipeline/regional';
-import { findMethod, recordedMethodOptions, resolveMethodOptions } from '../../src/engine/pipeline/methods';
+import { describeMethods, findMethod, presetOptions, recordedMethodOptions, resolveMethodOptions } from '../../src/engine/pipeline/methods';
 
 const box = (x0: number, y0: number, x1: number, y1: number) => ({ x0, y0, x1, y1 });
 const region = (b: ReturnType<typeof box>, prompt = 'p'): RegionSpec => ({ box: b, prompt, negative: '' });
@@ -139,6 +139,21 @@ describe('Regional', () => {
     expect(resolveMethodOptions(def, { warmup: 4 }).warmup).toBe(4);
     expect(() => resolveMethodOptions(def, { warmup: -1 })).toThrow(/warmup/);
     expect(recordedMethodOptions('regional', { isolation: true, gate: true, reinit: true, norm: true }).warmup).toBe(0);
+  });
+
+  it('has two presets: the defaults, and placement first (warm-up 4, no isolation, no re-initialisation)', () => {
+    const def = findMethod('regional');
+    expect(presetOptions(def, 'one-pass')).toEqual(resolveMethodOptions(def));
+    expect(presetOptions(def, ' Placement ')).toEqual({ isolation: false, gate: true, reinit: false, norm: true, warmup: 4 });
+    expect(() => presetOptions(def, 'fast')).toThrow(/^The Regional method has no preset "fast"\.$/);
+    expect(() => presetOptions(findMethod('merge'), 'placement')).toThrow(/no preset/);
+    // the app gets every option of each preset, so that choosing one resets the others
+    const described = describeMethods().find((m) => m.name === 'regional');
+    expect(described?.presets.map((p) => [p.name, p.options])).toEqual([
+      ['one-pass', { isolation: true, gate: true, reinit: true, norm: true, warmup: 0 }],
+      ['placement', { isolation: false, gate: true, reinit: false, norm: true, warmup: 4 }],
+    ]);
+    expect(describeMethods().filter((m) => m.presets.length > 0).map((m) => m.name)).toEqual(['regional']);
   });
 
   it('is in the registry with its switches, and refuses bad regions when made', () => {

@@ -160,7 +160,7 @@ export class Studio {
 
   async getInfo(): Promise<AppInfo> {
     // the regional methods get their boxes from the app's region editor
-    const methods = describeMethods().map(({ name, label, summary, cost, options, regional }) => ({ name, label, summary, cost, options: options.map((o) => ({ ...o })), regional }));
+    const methods = describeMethods().map(({ name, label, summary, cost, options, presets, regional }) => ({ name, label, summary, cost, options: options.map((o) => ({ ...o })), presets, regional }));
     return { version: this.options.version, engine: { version: ENGINE_VERSION, providers: await this.options.providers(), methods } };
   }
 

@@ -47,12 +47,20 @@ export interface MethodOptionInfo {
   description: string;
 }
 
+export interface MethodPresetInfo {
+  name: string;
+  label: string;
+  description: string;
+  options: Record<string, number | boolean>;
+}
+
 export interface MethodInfo {
   name: string;
   label: string;
   summary: string;
   cost: string;
   options: MethodOptionInfo[];
+  presets: MethodPresetInfo[];
   regional: boolean;
 }
 
