@@ -14,7 +14,7 @@ import { inspectLora } from './lora/metadata';
 import { fuseLorasIntoFolder } from './model/fuse';
 import { wholeNumber } from './numbers';
 import { parseProviderChoice, PROVIDER_NAMES } from './model/providers';
-import { findMethod, METHOD_NAMES, presetOptions } from './pipeline/methods';
+import { findMethod, METHOD_NAMES, METHODS, presetOptions } from './pipeline/methods';
 import { ENGINE_VERSION } from './pipeline/record';
 import { SAMPLER_CHOICES } from './pipeline/settings';
 import { readImageInfo } from './png/image';
@@ -454,7 +454,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .option('--cache-interval <c1,c2>', 'cmlora: cache refresh intervals (default 2,3)', cacheIntervals)
     .option('--no-cache', 'cmlora: full UNet passes only (no cached shallow passes)')
     .option('--method-option <name=value>', "any option of the method (repeatable), e.g. mix=0.5 for spectral", collect((t: string) => t))
-    .option('--method-preset <name>', 'a named set of the method\'s options, which the other method flags can change (regional: one-pass, placement)')
+    .option(
+      '--method-preset <name>',
+      `a named set of the method's options, which the other method flags can change (${METHODS.filter((m) => (m.presets ?? []).length > 0)
+        .map((m) => `${m.name}: ${(m.presets ?? []).map((p) => p.name).join(', ')}`)
+        .join('; ')})`,
+    )
     .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--region <spec>', 'regional: X0,Y0,X1,Y1|PROMPT|NEGATIVE|FILE:W,FILE:W, box in image fractions from the top-left (repeatable; implies --method regional)', collect((s: string) => s))
     .option('--regions <file>', 'regional: the regions as JSON [{"box":[x0,y0,x1,y1],"prompt":"...","negative":"...","loras":[{"path":"...","weight":1}]}]')
