@@ -456,9 +456,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, extensions: re
     .option('--method-option <name=value>', "any option of the method (repeatable), e.g. mix=0.5 for spectral", collect((t: string) => t))
     .option(
       '--method-preset <name>',
-      `a named set of the method's options, which the other method flags can change (${METHODS.filter((m) => (m.presets ?? []).length > 0)
-        .map((m) => `${m.name}: ${(m.presets ?? []).map((p) => p.name).join(', ')}`)
-        .join('; ')})`,
+      `a named set of the method's options, which the other method flags can change (${METHODS.flatMap((m) => (m.presets?.length ? [`${m.name}: ${m.presets.map((p) => p.name).join(', ')}`] : [])).join('; ')})`,
     )
     .option('--max-batch-rows <n>', 'most batch rows in one UNet call (default: from the image size)', wholeNumberOption('--max-batch-rows', 2))
     .option('--region <spec>', 'regional: X0,Y0,X1,Y1|PROMPT|NEGATIVE|FILE:W,FILE:W, box in image fractions from the top-left (repeatable; implies --method regional)', collect((s: string) => s))

@@ -177,8 +177,8 @@ describe('RegionalPasses', () => {
     const step = await method.predict(0, 10, recordingUnet(4 * 16, calls));
     expect(calls[0].configs).toEqual([[0, 0], [1, 0], [0, 1]]);
     expect(calls[0].contexts?.map((c) => c.data[0])).toEqual([0, 1, 2]);
-    // 4 x 4 latent (channels 16 apart): columns 1-2 of rows 0-1 from region 0's pass (prediction 2), of rows 2-3 from
-    // region 1's (prediction 3), columns 0 and 3 from the global pass (prediction 1)
+    // 4 x 4 latent (channels 16 apart): columns 1-2 of rows 0-1 from region 0's pass (prediction
+    // 2), of rows 2-3 from region 1's (prediction 3), columns 0 and 3 from the global pass (1)
     expect([...step.prediction.uncond.subarray(0, 4)]).toEqual([1, 2, 2, 1]);
     expect([...step.prediction.uncond.subarray(12, 16)]).toEqual([1, 3, 3, 1]);
     expect([...step.prediction.cond.subarray(16 * 3, 16 * 3 + 4)]).toEqual([10, 20, 20, 10]);

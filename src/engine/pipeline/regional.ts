@@ -287,10 +287,11 @@ export class RegionalPasses implements CompositionMethod {
   readonly options = {};
   readonly order: readonly number[];
   readonly wantsCachedPasses = false;
-  private contexts?: FloatTensor[];
-  private masks?: Float32Array[];
-  /** the passes that run: 0 the global prompt's (the background), r + 1 region r's */
-  private passes: number[] = [];
+  /**
+   * The passes that run, set per image: the global prompt's (the background's) and one per region,
+   * each with its LoRA weights, context and latent mask
+   */
+  private passes?: { config: LoraWeights; context: FloatTensor; mask: Float32Array }[];
 
   constructor(
     private readonly weights: LoraWeights,
@@ -310,29 +311,31 @@ export class RegionalPasses implements CompositionMethod {
   }
 
   begin(): void {
-    this.contexts = undefined;
+    this.passes = undefined;
   }
 
   async prepare(setup: MethodSetup): Promise<undefined> {
-    this.contexts = withRegionContexts(setup, this.regions.length);
+    const contexts = withRegionContexts(setup, this.regions.length);
     const [, , h, w] = setup.latentDims;
-    this.masks = regionMasks(this.regions.map((r) => r.box), h, w);
-    // a pass whose mask is empty at the latent size (the background's when the boxes cover the
-    // image) would be multiplied by zeros everywhere: it is not run
-    this.passes = this.masks.flatMap((m, p) => (m.some((v) => v !== 0) ? [p] : []));
+    const masks = regionMasks(this.regions.map((r) => r.box), h, w);
+    // pass 0 is the global prompt's, pass r + 1 region r's; a pass whose mask is empty at the
+    // latent size (the background's when the boxes cover the image) would be multiplied by zeros
+    // everywhere: it is not run
+    this.passes = masks.flatMap((mask, p) =>
+      mask.some((v) => v !== 0) ? [{ config: weightsFor(this.weights, this.loraRegion, p === 0 ? undefined : p - 1), context: contexts[p], mask }] : [],
+    );
     return undefined;
   }
 
   async predict(_step: number, _totalSteps: number, unet: UnetCall): Promise<MethodStep> {
-    if (!this.contexts || !this.masks) throw new RangeError('RegionalPasses.predict before prepare');
-    const { passes, contexts } = this;
-    const configs = passes.map((p) => weightsFor(this.weights, this.loraRegion, p === 0 ? undefined : p - 1));
-    const { predictions } = await unet({ configs, contexts: passes.map((p) => contexts[p]) });
-    const plane = this.masks[0].length;
+    const passes = this.passes;
+    if (!passes) throw new RangeError('RegionalPasses.predict before prepare');
+    const { predictions } = await unet({ configs: passes.map((p) => p.config), contexts: passes.map((p) => p.context) });
+    const plane = passes[0].mask.length;
     const combine = (half: 'uncond' | 'cond'): Float32Array => {
       const out = new Float32Array(predictions[0][half].length);
       predictions.forEach((prediction, k) => {
-        const m = this.masks?.[passes[k]] as Float32Array;
+        const m = passes[k].mask;
         const eps = prediction[half];
         for (let i = 0; i < out.length; i++) out[i] += m[i % plane] * eps[i];
       });
